@@ -1,0 +1,263 @@
+//! `databricks-emulator`: serve the Secrets API locally, or run a command against it.
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use databricks_emulator::{
+    Config, DEFAULT_ADMIN_TOKEN, DEFAULT_MAX_SCOPES, DEFAULT_MAX_SECRETS_PER_SCOPE, Emulator,
+};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tokio::signal::unix::{SignalKind, signal};
+
+const AFTER_HELP: &str = "\
+Without --token and --user the only user is the admin admin@example.com with the token
+'dapi-emulator-admin-token'. --user adds users (admin@example.com keeps the default token
+unless --token is given); the printed DATABRICKS_TOKEN is the first --token, else the first
+--user token, else the default. Every user is in the group 'users'; members of the group
+'admins' are admins.
+
+Examples:
+  eval \"$(databricks-emulator serve &)\"        # start in the background, export the variables
+  databricks-emulator exec -- ./provision-secrets.sh
+  databricks-emulator exec --user alice@example.com=alice-token --group devs=alice@example.com -- pytest";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "databricks-emulator",
+    version,
+    about = "A local Databricks Secrets API 2.0 server for tests and offline CI",
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve until interrupted (the default); prints `export DATABRICKS_HOST=...` and
+    /// `export DATABRICKS_TOKEN=...` on stdout.
+    Serve(ServerArgs),
+    /// Start on a free port, run COMMAND with DATABRICKS_HOST and DATABRICKS_TOKEN set, stop,
+    /// and exit with the command's exit code.
+    Exec(ExecArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct ServerArgs {
+    /// Address to listen on (port 0 picks a free port)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    bind: SocketAddr,
+    /// A token of the admin admin@example.com (repeatable; replaces the default token)
+    #[arg(long = "token", value_name = "TOKEN")]
+    tokens: Vec<String>,
+    /// A user and its token (repeatable)
+    #[arg(long = "user", value_name = "NAME=TOKEN", value_parser = parse_user)]
+    users: Vec<(String, String)>,
+    /// Make a user a workspace admin (repeatable)
+    #[arg(long = "admin", value_name = "NAME")]
+    admins: Vec<String>,
+    /// A group and its members (repeatable)
+    #[arg(long = "group", value_name = "NAME=MEMBER,MEMBER", value_parser = parse_group)]
+    groups: Vec<(String, Vec<String>)>,
+    /// Keep the state in FILE across restarts (written atomically after each change)
+    #[arg(long = "state", value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// Maximum number of scopes in the workspace
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_SCOPES)]
+    max_scopes: usize,
+    /// Maximum number of secrets in one scope
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_SECRETS_PER_SCOPE)]
+    max_secrets_per_scope: usize,
+}
+
+#[derive(Args, Debug)]
+struct ExecArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// The command to run, and its arguments
+    #[arg(
+        value_name = "COMMAND",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    command: Vec<String>,
+}
+
+impl ServerArgs {
+    fn config(&self) -> Config {
+        Config {
+            bind: self.bind,
+            admin_tokens: self.tokens.clone(),
+            users: self.users.clone(),
+            admins: self.admins.clone(),
+            groups: self.groups.clone(),
+            max_scopes: self.max_scopes,
+            max_secrets_per_scope: self.max_secrets_per_scope,
+            state_path: self.state.clone(),
+        }
+    }
+
+    /// The token handed to clients: the first --token, else the first --user's, else the default.
+    fn client_token(&self) -> String {
+        self.tokens
+            .first()
+            .or(self.users.first().map(|(_, token)| token))
+            .map_or_else(|| DEFAULT_ADMIN_TOKEN.to_string(), Clone::clone)
+    }
+}
+
+fn parse_user(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, token)) if !name.is_empty() && !token.is_empty() => {
+            Ok((name.to_string(), token.to_string()))
+        }
+        _ => Err("expected NAME=TOKEN, e.g. alice@example.com=alice-token".into()),
+    }
+}
+
+fn parse_group(text: &str) -> Result<(String, Vec<String>), String> {
+    match text.split_once('=') {
+        Some((name, members)) if !name.is_empty() => {
+            let members = members
+                .split(',')
+                .map(str::trim)
+                .filter(|member| !member.is_empty())
+                .map(String::from)
+                .collect();
+            Ok((name.to_string(), members))
+        }
+        _ => Err("expected NAME=MEMBER,MEMBER, e.g. devs=alice@example.com".into()),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => serve(&cli.server),
+        Some(Command::Serve(server)) => serve(&server),
+        Some(Command::Exec(exec)) => run_exec(&exec),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("databricks-emulator: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn serve(args: &ServerArgs) -> Result<ExitCode> {
+    let emulator = Emulator::start(args.config())?;
+    runtime()?.block_on(async {
+        // Handlers first: whoever reads the printed lines may signal at once.
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        print_exports(&emulator.url(), &args.client_token())?;
+        eprintln!(
+            "databricks-emulator: listening on {}; stop with Ctrl-C",
+            emulator.url()
+        );
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        anyhow::Ok(())
+    })?;
+    emulator.stop();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The lines a shell can `eval`, flushed so that a reader of the pipe sees them at once.
+fn print_exports(url: &str, token: &str) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "export DATABRICKS_HOST={url}")?;
+    writeln!(stdout, "export DATABRICKS_TOKEN={}", shell_quote(token))?;
+    stdout.flush()
+}
+
+/// Runs the command against a fresh emulator. SIGTERM and SIGHUP are passed on to the command;
+/// SIGINT is not (a terminal already sends it to the whole process group), but it no longer
+/// kills the emulator before the command has finished.
+fn run_exec(args: &ExecArgs) -> Result<ExitCode> {
+    let emulator = Emulator::start(args.server.config())?;
+    let (program, program_args) = args
+        .command
+        .split_first()
+        .context("no command given; usage: databricks-emulator exec -- COMMAND [ARGS...]")?;
+    let mut command = tokio::process::Command::new(program);
+    command
+        .args(program_args)
+        .env("DATABRICKS_HOST", emulator.url())
+        .env("DATABRICKS_TOKEN", args.server.client_token())
+        .env_remove("DATABRICKS_CONFIG_PROFILE");
+    let code = runtime()?.block_on(async {
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(error) => {
+                eprintln!("databricks-emulator: cannot run {program}: {error}");
+                let code = if error.kind() == std::io::ErrorKind::NotFound {
+                    127
+                } else {
+                    126
+                };
+                return Ok(code);
+            }
+        };
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut hangup = signal(SignalKind::hangup())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        loop {
+            tokio::select! {
+                status = child.wait() => return anyhow::Ok(exit_code(status?)),
+                _ = terminate.recv() => forward(&child, libc::SIGTERM),
+                _ = hangup.recv() => forward(&child, libc::SIGHUP),
+                _ = interrupt.recv() => {}
+            }
+        }
+    })?;
+    emulator.stop();
+    Ok(ExitCode::from(code))
+}
+
+fn forward(child: &tokio::process::Child, signal: libc::c_int) {
+    if let Some(pid) = child.id().and_then(|pid| libc::pid_t::try_from(pid).ok()) {
+        // SAFETY: kill(2) only sends a signal to the child we spawned and still own.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
+}
+
+/// The command's exit code, or 128 + the signal that killed it, as shells report it.
+fn exit_code(status: std::process::ExitStatus) -> u8 {
+    use std::os::unix::process::ExitStatusExt;
+    let code = status
+        .code()
+        .or_else(|| status.signal().map(|signal| 128 + signal))
+        .unwrap_or(1);
+    u8::try_from(code).unwrap_or(1)
+}
+
+/// Quotes for a POSIX shell unless the text is plainly safe.
+fn shell_quote(text: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_.:/@+=,%".contains(c);
+    if !text.is_empty() && text.chars().all(safe) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}

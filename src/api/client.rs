@@ -1,0 +1,720 @@
+//! The HTTP client: one pooled connection set, retries, and the Secrets API calls.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use super::debug::{body_for_log, redact};
+use super::error::{Error, error_from_body, excerpt};
+use super::models::{
+    AclItem, CreateScope, ListAcls, ListScopes, ListSecrets, Permission, Reply, ScopeBackend,
+    SecretContent, SecretValue,
+};
+use super::retry::{RetryTiming, is_throttled, parse_retry_after};
+use crate::secret::{Secret, SecretBytes};
+
+const USER_AGENT: &str = concat!("databricks-secrets/", env!("CARGO_PKG_VERSION"));
+
+/// Query values are percent-encoded except for RFC 3986 unreserved characters.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Variables whose proxy, when it is an https URL, needs TLS even for an http host.
+const PROXY_VARIABLES: [&str; 6] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+#[derive(Debug, Clone)]
+pub enum Auth {
+    Bearer(Secret),
+    Basic { username: String, password: Secret },
+}
+
+pub type Observer = Arc<dyn Fn(&Event) + Send + Sync>;
+
+#[derive(Clone)]
+pub struct ClientOptions {
+    /// Normalised base URL: scheme://host[:port], no trailing slash.
+    pub host: String,
+    pub auth: Auth,
+    /// Skip TLS certificate verification.
+    pub insecure: bool,
+    pub connect_timeout: Duration,
+    /// The limit for one request, answer included (profile key `http_timeout_seconds`).
+    pub request_timeout: Duration,
+    /// The total time retries may take (profile key `retry_timeout_seconds`).
+    pub retry_timeout: Duration,
+    /// Receives retry notices and, with `debug`, the request log.
+    pub observer: Option<Observer>,
+    /// Emit [`Event::Debug`] lines (already redacted).
+    pub debug: bool,
+}
+
+impl ClientOptions {
+    pub fn new(host: String, auth: Auth) -> Self {
+        ClientOptions {
+            host,
+            auth,
+            insecure: false,
+            connect_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(60),
+            retry_timeout: Duration::from_secs(300),
+            observer: None,
+            debug: false,
+        }
+    }
+}
+
+/// Something for the user to see on stderr; `Display` gives the line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Retry {
+        method: String,
+        path: String,
+        delay: Duration,
+        /// The number of the attempt about to be made (2 for the first retry).
+        attempt: u32,
+        reason: String,
+    },
+    Debug(String),
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Retry {
+                method,
+                path,
+                delay,
+                attempt,
+                reason,
+            } => write!(
+                f,
+                "Retrying {method} {path} in {:.1}s (attempt {attempt}): {reason}",
+                delay.as_secs_f64()
+            ),
+            Event::Debug(line) => f.write_str(line),
+        }
+    }
+}
+
+/// A Secrets API 2.0 client; cheap to clone (one pooled HTTP client inside).
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    host: String,
+    authorization: HeaderValue,
+    observer: Option<Observer>,
+    debug: bool,
+    connect_timeout: Duration,
+    retry_timeout: Duration,
+    timing: RetryTiming,
+}
+
+/// A 2xx answer: its status and its JSON body (`{}` for an empty body).
+struct Answer {
+    status: u16,
+    body: Value,
+}
+
+/// Why one attempt failed, and whether another may help.
+enum Failure {
+    /// 429, 503 or a rate-limit code: retry within the budget.
+    Throttled {
+        error: Error,
+        retry_after: Option<Duration>,
+    },
+    /// No answer; `maybe_processed` when the request may have reached the server.
+    Connection {
+        error: Error,
+        maybe_processed: bool,
+    },
+    Final(Error),
+}
+
+/// What follows a failed attempt: the error if it is the last, else the wait before the next.
+struct RetryPlan {
+    error: Error,
+    delay: Option<Duration>,
+    /// The failed attempt may have been carried out by the server.
+    maybe_processed: bool,
+}
+
+impl Failure {
+    fn plan(self, timing: &RetryTiming, attempt: u32, connection_retries: &mut usize) -> RetryPlan {
+        match self {
+            Failure::Final(error) => RetryPlan {
+                error,
+                delay: None,
+                maybe_processed: false,
+            },
+            Failure::Throttled { error, retry_after } => RetryPlan {
+                delay: Some(retry_after.map_or_else(
+                    || timing.backoff(attempt),
+                    |after| after.max(timing.min_wait),
+                )),
+                maybe_processed: error.status() == Some(503),
+                error,
+            },
+            Failure::Connection {
+                error,
+                maybe_processed,
+            } => {
+                let delay = timing.connection_delays.get(*connection_retries).copied();
+                *connection_retries += 1;
+                RetryPlan {
+                    error,
+                    delay,
+                    maybe_processed,
+                }
+            }
+        }
+    }
+}
+
+/// The result of a call, and whether an earlier attempt may have been carried out.
+struct Outcome {
+    result: Result<Answer, Error>,
+    after_ambiguous_attempt: bool,
+}
+
+impl Client {
+    pub fn new(options: ClientOptions) -> Result<Client, Error> {
+        Self::with_timing(options, RetryTiming::default())
+    }
+
+    pub(crate) fn with_timing(
+        options: ClientOptions,
+        timing: RetryTiming,
+    ) -> Result<Client, Error> {
+        let host = checked_host(&options.host)?;
+        let http = build_http_client(&options, &host)?;
+        let authorization = authorization_header(&options.auth)?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                host,
+                authorization,
+                observer: options.observer,
+                debug: options.debug,
+                connect_timeout: options.connect_timeout,
+                retry_timeout: options.retry_timeout,
+                timing,
+            }),
+        })
+    }
+
+    pub fn host(&self) -> &str {
+        &self.inner.host
+    }
+
+    /// Creates a scope. A retry after an attempt whose outcome is unknown that answers
+    /// `RESOURCE_ALREADY_EXISTS` means that attempt created it: that is success.
+    pub async fn create_scope(&self, request: &CreateScope) -> Result<(), Error> {
+        let outcome = self
+            .send(
+                Method::POST,
+                "/api/2.0/secrets/scopes/create",
+                &[],
+                Some(create_scope_body(request)),
+            )
+            .await;
+        match outcome.result {
+            Err(error)
+                if outcome.after_ambiguous_attempt
+                    && error.error_code() == Some("RESOURCE_ALREADY_EXISTS") =>
+            {
+                Ok(())
+            }
+            result => result.map(drop),
+        }
+    }
+
+    pub async fn delete_scope(&self, scope: &str) -> Result<(), Error> {
+        self.post("/api/2.0/secrets/scopes/delete", json!({ "scope": scope }))
+            .await
+    }
+
+    pub async fn list_scopes(&self) -> Result<Reply<ListScopes>, Error> {
+        self.get("/api/2.0/secrets/scopes/list", &[]).await
+    }
+
+    pub async fn put_secret(
+        &self,
+        scope: &str,
+        key: &str,
+        value: &SecretValue,
+    ) -> Result<(), Error> {
+        let mut body = json!({ "scope": scope, "key": key });
+        let (field, encoded) = match value {
+            SecretValue::Text(text) => ("string_value", text.expose().to_owned()),
+            SecretValue::Bytes(bytes) => ("bytes_value", BASE64.encode(bytes.expose())),
+        };
+        body[field] = Value::String(encoded);
+        self.post("/api/2.0/secrets/put", body).await
+    }
+
+    pub async fn delete_secret(&self, scope: &str, key: &str) -> Result<(), Error> {
+        self.post(
+            "/api/2.0/secrets/delete",
+            json!({ "scope": scope, "key": key }),
+        )
+        .await
+    }
+
+    pub async fn list_secrets(&self, scope: &str) -> Result<Reply<ListSecrets>, Error> {
+        self.get("/api/2.0/secrets/list", &[("scope", scope)]).await
+    }
+
+    pub async fn get_secret(&self, scope: &str, key: &str) -> Result<Reply<SecretContent>, Error> {
+        #[derive(Deserialize)]
+        struct Encoded {
+            key: String,
+            value: String,
+        }
+        let reply: Reply<Encoded> = self
+            .get("/api/2.0/secrets/get", &[("scope", scope), ("key", key)])
+            .await?;
+        let value = BASE64
+            .decode(reply.data.value.trim())
+            .map_err(|_| Error::UnexpectedBody {
+                status: 200,
+                excerpt: "the secret's `value` field is not valid base64".to_owned(),
+            })?;
+        Ok(Reply {
+            data: SecretContent {
+                key: reply.data.key,
+                value: SecretBytes::new(value),
+            },
+            raw: reply.raw,
+        })
+    }
+
+    pub async fn put_acl(
+        &self,
+        scope: &str,
+        principal: &str,
+        permission: Permission,
+    ) -> Result<(), Error> {
+        let body =
+            json!({ "scope": scope, "principal": principal, "permission": permission.as_str() });
+        self.post("/api/2.0/secrets/acls/put", body).await
+    }
+
+    pub async fn delete_acl(&self, scope: &str, principal: &str) -> Result<(), Error> {
+        let body = json!({ "scope": scope, "principal": principal });
+        self.post("/api/2.0/secrets/acls/delete", body).await
+    }
+
+    pub async fn get_acl(&self, scope: &str, principal: &str) -> Result<Reply<AclItem>, Error> {
+        self.get(
+            "/api/2.0/secrets/acls/get",
+            &[("scope", scope), ("principal", principal)],
+        )
+        .await
+    }
+
+    pub async fn list_acls(&self, scope: &str) -> Result<Reply<ListAcls>, Error> {
+        self.get("/api/2.0/secrets/acls/list", &[("scope", scope)])
+            .await
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Reply<T>, Error> {
+        let answer = self.send(Method::GET, path, query, None).await.result?;
+        typed_reply(answer)
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Result<(), Error> {
+        self.send(Method::POST, path, &[], Some(body))
+            .await
+            .result
+            .map(drop)
+    }
+
+    /// Sends a request, retrying throttled answers and lost connections within the budget.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Outcome {
+        let url = format!("{}{path}{}", self.inner.host, query_string(query));
+        let body = body.map(|json| (json.to_string().into_bytes(), redact(&json).to_string()));
+        let started = Instant::now();
+        let mut after_ambiguous_attempt = false;
+        let mut connection_retries = 0;
+        let mut attempt = 1;
+        loop {
+            let failure = match self.attempt(&method, &url, body.as_ref()).await {
+                Ok(answer) => {
+                    return Outcome {
+                        result: Ok(answer),
+                        after_ambiguous_attempt,
+                    };
+                }
+                Err(failure) => failure,
+            };
+            let RetryPlan {
+                error,
+                delay,
+                maybe_processed,
+            } = failure.plan(&self.inner.timing, attempt, &mut connection_retries);
+            let Some(delay) =
+                delay.filter(|delay| started.elapsed() + *delay <= self.inner.retry_timeout)
+            else {
+                return Outcome {
+                    result: Err(error),
+                    after_ambiguous_attempt,
+                };
+            };
+            after_ambiguous_attempt |= maybe_processed;
+            attempt += 1;
+            self.emit(|| Event::Retry {
+                method: method.to_string(),
+                path: path.to_owned(),
+                delay,
+                attempt,
+                reason: retry_reason(&error),
+            });
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// One request and its answer; `body` holds the bytes to send and their redacted form.
+    async fn attempt(
+        &self,
+        method: &Method,
+        url: &str,
+        body: Option<&(Vec<u8>, String)>,
+    ) -> Result<Answer, Failure> {
+        let mut request = self
+            .inner
+            .http
+            .request(method.clone(), url)
+            .header(AUTHORIZATION, self.inner.authorization.clone());
+        self.debug(|| format!("> {method} {url}"));
+        self.debug(|| format!("> Authorization: {} ***", self.auth_scheme()));
+        if let Some((bytes, redacted)) = body {
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(bytes.clone());
+            self.debug(|| format!("> {redacted}"));
+        }
+        let started = Instant::now();
+        let (status, headers, bytes) = match Self::exchange(request).await {
+            Ok(answer) => answer,
+            Err(error) => {
+                let failure = self.transport_failure(&error, url);
+                self.debug(|| {
+                    format!(
+                        "< failed after {} ms: {}",
+                        started.elapsed().as_millis(),
+                        root_cause(&error)
+                    )
+                });
+                return Err(failure);
+            }
+        };
+        self.debug(|| format!("< {status} ({} ms)", started.elapsed().as_millis()));
+        self.debug(|| format!("< {}", body_for_log(&bytes)));
+        classify_answer(status, &headers, &bytes)
+    }
+
+    async fn exchange(
+        request: reqwest::RequestBuilder,
+    ) -> Result<(StatusCode, HeaderMap, Vec<u8>), reqwest::Error> {
+        let response = request.send().await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await?;
+        Ok((status, headers, bytes.to_vec()))
+    }
+
+    fn transport_failure(&self, error: &reqwest::Error, url: &str) -> Failure {
+        let host = self.inner.host.clone();
+        if error.is_timeout() && error.is_connect() {
+            let detail = format!(
+                "no connection within {} s",
+                self.inner.connect_timeout.as_secs_f64()
+            );
+            return Failure::Final(Error::Connect { host, detail });
+        }
+        if error.is_timeout() {
+            return Failure::Final(Error::Timeout {
+                url: url.to_owned(),
+            });
+        }
+        if is_tls_failure(error) {
+            let detail = format!(
+                "TLS failed: {} (for a test server with a self-signed certificate, \
+                 `insecure = true` in the profile skips verification)",
+                root_cause(error)
+            );
+            return Failure::Final(Error::Connect { host, detail });
+        }
+        Failure::Connection {
+            error: Error::Connect {
+                host,
+                detail: root_cause(error),
+            },
+            maybe_processed: !error.is_connect(),
+        }
+    }
+
+    fn auth_scheme(&self) -> &'static str {
+        if self.inner.authorization.as_bytes().starts_with(b"Basic ") {
+            "Basic"
+        } else {
+            "Bearer"
+        }
+    }
+
+    fn debug(&self, line: impl FnOnce() -> String) {
+        if self.inner.debug {
+            self.emit(|| Event::Debug(line()));
+        }
+    }
+
+    fn emit(&self, event: impl FnOnce() -> Event) {
+        if let Some(observer) = &self.inner.observer {
+            observer(&event());
+        }
+    }
+}
+
+fn checked_host(host: &str) -> Result<String, Error> {
+    let host = host.trim_end_matches('/');
+    let is_web_url = url::Url::parse(host)
+        .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host_str().is_some());
+    if is_web_url {
+        Ok(host.to_owned())
+    } else {
+        Err(Error::InvalidRequest(format!(
+            "the host '{host}' is not a URL like https://<workspace>.cloud.databricks.com; \
+             check the host in your profile or DATABRICKS_HOST"
+        )))
+    }
+}
+
+fn build_http_client(options: &ClientOptions, host: &str) -> Result<reqwest::Client, Error> {
+    // reqwest always builds a rustls configuration, so a crypto provider must exist
+    // even for http hosts; an earlier installation (another Client) is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(options.connect_timeout)
+        .timeout(options.request_timeout);
+    if !needs_tls(host) {
+        // Plain http: no need to load the system trust store.
+        builder = builder.tls_certs_only([]);
+    } else if options.insecure {
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    builder.build().map_err(|error| {
+        Error::InvalidRequest(format!(
+            "cannot set up the HTTP client for {host}: {}; check that the system's CA certificates \
+             are installed, or set `insecure = true` in your profile for a test server",
+            root_cause(&error)
+        ))
+    })
+}
+
+/// TLS is needed for an https host, or to reach an https proxy.
+fn needs_tls(host: &str) -> bool {
+    let is_https = |url: &str| url.trim().to_ascii_lowercase().starts_with("https://");
+    is_https(host)
+        || PROXY_VARIABLES
+            .iter()
+            .filter_map(|name| std::env::var(name).ok())
+            .any(|proxy| is_https(&proxy))
+}
+
+fn authorization_header(auth: &Auth) -> Result<HeaderValue, Error> {
+    let (text, what) = match auth {
+        Auth::Bearer(token) => (format!("Bearer {}", token.expose()), "token"),
+        Auth::Basic { username, password } => {
+            let pair = format!("{username}:{}", password.expose());
+            (format!("Basic {}", BASE64.encode(pair)), "user name")
+        }
+    };
+    let mut header = HeaderValue::from_str(&text).map_err(|_| {
+        Error::InvalidRequest(format!(
+            "the {what} contains characters that cannot be sent in an HTTP header \
+             (such as a line break); check it in your profile or environment"
+        ))
+    })?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
+fn query_string(query: &[(&str, &str)]) -> String {
+    let pairs: Vec<String> = query
+        .iter()
+        .map(|(name, value)| format!("{name}={}", utf8_percent_encode(value, QUERY_VALUE)))
+        .collect();
+    if pairs.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", pairs.join("&"))
+    }
+}
+
+fn create_scope_body(request: &CreateScope) -> Value {
+    let mut body = json!({ "scope": request.scope });
+    if let Some(principal) = &request.initial_manage_principal {
+        body["initial_manage_principal"] = json!(principal);
+    }
+    match &request.backend {
+        ScopeBackend::Databricks => body["scope_backend_type"] = json!("DATABRICKS"),
+        ScopeBackend::AzureKeyVault {
+            resource_id,
+            dns_name,
+        } => {
+            body["scope_backend_type"] = json!("AZURE_KEYVAULT");
+            body["backend_azure_keyvault"] =
+                json!({ "resource_id": resource_id, "dns_name": dns_name });
+        }
+    }
+    body
+}
+
+fn classify_answer(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Answer, Failure> {
+    let code = status.as_u16();
+    if status.is_redirection() {
+        let location = headers
+            .get(LOCATION)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        return Err(Failure::Final(Error::Redirect {
+            status: code,
+            location,
+        }));
+    }
+    if status.is_success() {
+        return success_body(code, body).map_err(Failure::Final);
+    }
+    let error = error_from_body(code, body);
+    if is_throttled(&error) {
+        let retry_after = headers
+            .get(RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| parse_retry_after(value, SystemTime::now()));
+        Err(Failure::Throttled { error, retry_after })
+    } else {
+        Err(Failure::Final(error))
+    }
+}
+
+/// A 2xx body: `{}` when empty, else it must be JSON.
+fn success_body(status: u16, body: &[u8]) -> Result<Answer, Error> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Answer {
+            status,
+            body: Value::Object(Map::new()),
+        });
+    }
+    serde_json::from_slice(body)
+        .map(|json| Answer { status, body: json })
+        .map_err(|_| Error::UnexpectedBody {
+            status,
+            excerpt: excerpt(body),
+        })
+}
+
+fn typed_reply<T: DeserializeOwned>(answer: Answer) -> Result<Reply<T>, Error> {
+    match T::deserialize(&answer.body) {
+        Ok(data) => Ok(Reply {
+            data,
+            raw: answer.body,
+        }),
+        Err(problem) => Err(Error::UnexpectedBody {
+            status: answer.status,
+            excerpt: excerpt(format!("{problem} in {}", redact(&answer.body)).as_bytes()),
+        }),
+    }
+}
+
+fn retry_reason(error: &Error) -> String {
+    match error {
+        Error::Api {
+            status, error_code, ..
+        } => format!("{status} {error_code}"),
+        Error::UnexpectedBody { status, .. } => format!("HTTP {status}"),
+        Error::Connect { detail, .. } => detail.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A TLS handshake or certificate problem: retrying cannot help.
+fn is_tls_failure(error: &(dyn std::error::Error + 'static)) -> bool {
+    causes(error)
+        .iter()
+        .any(|cause| cause.is::<rustls::Error>())
+}
+
+/// The errors behind `error`, outermost first, also looking inside `io::Error` wrappers
+/// (whose `source` skips the error they wrap).
+fn causes<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Vec<&'a (dyn std::error::Error + 'static)> {
+    let mut chain = Vec::new();
+    let mut next = Some(error);
+    while let Some(current) = next {
+        chain.push(current);
+        next = match current
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(wrapped) => Some(wrapped as &'a (dyn std::error::Error + 'static)),
+            None => current.source(),
+        };
+    }
+    chain
+}
+
+/// The innermost cause of a transport error as short lower-case text, without OS error numbers.
+/// reqwest errors never contain the request headers, so no token can appear here.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let cause = causes(error).pop().unwrap_or(error);
+    let text = cause.to_string();
+    let text = match text.find(" (os error") {
+        Some(at) => &text[..at],
+        None => &text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => "the connection failed".to_owned(),
+    }
+}

@@ -1,0 +1,190 @@
+//! The command tree: a group is an enum, a leaf command a clap struct with `run`.
+
+mod completion;
+pub mod configure;
+mod secrets;
+
+use std::fmt;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::api::{self, Auth, Client, ClientOptions};
+use crate::config::{self, Credentials, Resolved};
+
+/// Manage Databricks authentication profiles and secrets.
+#[derive(Parser, Debug)]
+#[command(name = "databricks", version, disable_version_flag = true)]
+pub struct Cli {
+    /// Print the version and exit
+    #[arg(short = 'v', long = "version", action = ArgAction::Version)]
+    version: Option<bool>,
+
+    #[command(flatten)]
+    global: GlobalOptions,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options accepted before or after any subcommand.
+#[derive(Args, Debug, Clone, Default)]
+pub struct GlobalOptions {
+    /// Use the credentials of this profile of the config file
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Log every request and response to stderr, with tokens and values masked
+    #[arg(long, global = true)]
+    pub debug: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Write a workspace host and token into a profile of the config file
+    Configure(configure::Configure),
+    /// Create, list and delete secret scopes, secrets and their access rules
+    #[command(subcommand)]
+    Secrets(secrets::SecretsCommand),
+    /// Print a shell completion script
+    Completion(completion::Completion),
+}
+
+/// A mistake in how the command was called: reported like clap's own usage errors, exit code 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+pub fn usage_error(message: impl Into<String>) -> anyhow::Error {
+    UsageError(message.into()).into()
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Configure(configure) => configure.run(cli.global.profile.as_deref()),
+        Command::Secrets(command) => {
+            let context = Context::new(cli.global);
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?
+                .block_on(command.run(&context))
+        }
+        Command::Completion(completion) => completion.run(),
+    }
+}
+
+/// What every secrets command needs: the global options, and from them an API client.
+pub struct Context {
+    global: GlobalOptions,
+}
+
+impl Context {
+    fn new(global: GlobalOptions) -> Self {
+        Context { global }
+    }
+
+    /// Resolves the credentials and builds the one HTTP client of this process.
+    pub fn connect(&self) -> anyhow::Result<Connection> {
+        let resolved = config::resolve(self.global.profile.as_deref())?;
+        warn_if_token_travels_in_clear(&resolved);
+        let client = Client::new(self.client_options(&resolved))?;
+        Ok(Connection { client, resolved })
+    }
+
+    fn client_options(&self, resolved: &Resolved) -> ClientOptions {
+        let auth = match &resolved.auth {
+            Credentials::Token(token) => Auth::Bearer(token.clone()),
+            Credentials::Basic { username, password } => Auth::Basic {
+                username: username.clone(),
+                password: password.clone(),
+            },
+        };
+        let mut options = ClientOptions::new(resolved.host.clone(), auth);
+        options.insecure = resolved.insecure;
+        if let Some(seconds) = resolved.http_timeout_seconds {
+            options.request_timeout = std::time::Duration::from_secs(seconds);
+        }
+        if let Some(seconds) = resolved.retry_timeout_seconds {
+            options.retry_timeout = std::time::Duration::from_secs(seconds);
+        }
+        options.debug = self.global.debug;
+        options.observer = Some(Arc::new(|event: &api::Event| eprintln!("{event}")));
+        options
+    }
+}
+
+fn warn_if_token_travels_in_clear(resolved: &Resolved) {
+    if resolved.host.starts_with("http://") && !config::is_loopback_host(&resolved.host) {
+        eprintln!(
+            "Warning: {} uses plain http://, so the credentials travel unencrypted; use https://",
+            resolved.host
+        );
+    }
+}
+
+/// An API client together with where its credentials came from (for error hints).
+pub struct Connection {
+    pub client: Client,
+    resolved: Resolved,
+}
+
+impl Connection {
+    /// Turns an API error into the message a user sees, with a hint where one helps.
+    pub fn explain(&self, error: api::Error) -> anyhow::Error {
+        let hint = match error.status() {
+            Some(401) => Some(format!(
+                "the workspace did not accept the credentials from {}; check the token \
+                 (run `databricks configure --token` to set a new one)",
+                self.resolved.source
+            )),
+            Some(403) => Some(format!(
+                "the credentials from {} lack a permission this call needs; ask a scope \
+                 manager or workspace admin for access",
+                self.resolved.source
+            )),
+            _ => api_hint(&error),
+        };
+        match hint {
+            Some(hint) => anyhow::anyhow!("{error}\nHint: {hint}"),
+            None => error.into(),
+        }
+    }
+}
+
+/// Hints for the service's answers whose message alone leaves users guessing.
+fn api_hint(error: &api::Error) -> Option<String> {
+    let api::Error::Api {
+        error_code,
+        message,
+        ..
+    } = error
+    else {
+        return None;
+    };
+    if message.contains("userAADToken") {
+        return Some(
+            "Azure Key Vault-backed scopes can only be created with an Azure AD user token, \
+             not a personal access token: set DATABRICKS_AAD_TOKEN (for example from \
+             `az account get-access-token --resource 2ff814a6-3304-4ab8-85cb-cd0e6f879c1d \
+             --query accessToken -o tsv`) and run `databricks configure --aad-token`"
+                .to_string(),
+        );
+    }
+    if error_code == "BAD_REQUEST" {
+        return Some(
+            "a scope backed by Azure Key Vault is read-only through Databricks; manage its \
+             secrets with Azure's tools (for example `az keyvault secret set`)"
+                .to_string(),
+        );
+    }
+    None
+}

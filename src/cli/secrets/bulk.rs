@@ -1,0 +1,296 @@
+//! import and export: many secrets of a scope in one command, over one pooled client.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+
+use super::check_scope_name;
+use crate::api;
+use crate::cli::{Context, usage_error};
+use crate::dotenv::{self, Entry, FileFormat};
+use crate::input::value_from_bytes;
+use crate::output;
+
+#[derive(Args, Debug)]
+pub struct Import {
+    /// Scope to put the secrets in
+    #[arg(long)]
+    scope: Option<String>,
+
+    /// The scope, instead of --scope
+    #[arg(value_name = "SCOPE")]
+    scope_argument: Option<String>,
+
+    /// The .env or JSON file to read; '-' or none reads standard input
+    #[arg(value_name = "FILE")]
+    file: Option<PathBuf>,
+
+    /// File format; by default from the file's extension, else from its content
+    #[arg(long, value_enum, ignore_case = true)]
+    format: Option<FileFormat>,
+
+    /// How many secrets to put at the same time
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
+}
+
+impl Import {
+    pub async fn run(self, context: &Context) -> anyhow::Result<()> {
+        let (scope, file) = scope_and_file(self.scope, self.scope_argument, self.file)?;
+        check_scope_name(&scope)?;
+        let (content, source) = read_import_file(file.as_ref())?;
+        let format = dotenv::detect_format(self.format, file.as_deref(), &content);
+        let entries = dotenv::parse(format, &content).map_err(|problems| {
+            for problem in &problems {
+                eprintln!("{source}: {problem}");
+            }
+            anyhow::anyhow!(
+                "nothing was imported: {} problem(s) in {source}; fix them and run the import again",
+                problems.len()
+            )
+        })?;
+        let connection = context.connect()?;
+        let started = Instant::now();
+        let total = entries.len();
+        let mut progress = Progress::new("Importing", total);
+        let client = connection.client.clone();
+        let results = run_concurrently(
+            entries,
+            usize::from(self.concurrency),
+            move |entry: Entry| {
+                let client = client.clone();
+                let scope = scope.clone();
+                async move {
+                    let result = client.put_secret(&scope, &entry.key, &entry.value).await;
+                    (entry.key, result)
+                }
+            },
+            |_| progress.advance(),
+        )
+        .await;
+        progress.finish();
+        let failures: Vec<(String, api::Error)> = results
+            .into_iter()
+            .filter_map(|(key, result)| result.err().map(|error| (key, error)))
+            .collect();
+        eprintln!(
+            "Imported {} of {total} secrets in {:.2} s",
+            total - failures.len(),
+            started.elapsed().as_secs_f64()
+        );
+        if failures.is_empty() {
+            return Ok(());
+        }
+        for (key, error) in &failures {
+            eprintln!("  {key}: {error}");
+        }
+        let keys: Vec<&str> = failures.iter().map(|(key, _)| key.as_str()).collect();
+        bail!("{} secret(s) failed: {}", failures.len(), keys.join(", "))
+    }
+}
+
+/// `import --scope S FILE`, `import S FILE`, `import S` (stdin): clap fills positionals from the
+/// left, so with `--scope` the first positional is the file.
+fn scope_and_file(
+    option: Option<String>,
+    first: Option<String>,
+    second: Option<PathBuf>,
+) -> anyhow::Result<(String, Option<PathBuf>)> {
+    match (option, first, second) {
+        (Some(scope), None, None) => Ok((scope, None)),
+        (Some(scope), Some(file), None) => Ok((scope, Some(PathBuf::from(file)))),
+        (Some(_), Some(_), Some(_)) => Err(usage_error(
+            "the scope was given twice, as --scope and as a positional argument; give it once",
+        )),
+        (None, Some(scope), file) => Ok((scope, file)),
+        (None, None, _) | (Some(_), None, Some(_)) => Err(usage_error(
+            "the scope is missing: give it as --scope SCOPE or as the positional argument SCOPE",
+        )),
+    }
+}
+
+/// The file's bytes and a name for messages; none or `-` is standard input.
+fn read_import_file(file: Option<&PathBuf>) -> anyhow::Result<(Vec<u8>, String)> {
+    let mut content = Vec::new();
+    match file.filter(|path| path.as_os_str() != "-") {
+        Some(path) => {
+            content =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            Ok((content, path.display().to_string()))
+        }
+        None => {
+            let stdin = io::stdin();
+            if stdin.is_terminal() {
+                bail!("no file to import: give a FILE, or pipe a .env or JSON file on stdin");
+            }
+            stdin
+                .lock()
+                .read_to_end(&mut content)
+                .context("cannot read standard input")?;
+            Ok((content, "stdin".to_string()))
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Values that are not UTF-8 text are written so that import restores their \
+    exact bytes: in .env files as \\xNN escapes inside double quotes, in JSON as \
+    {\"bytes_value\": \"<base64>\"}."
+)]
+pub struct Export {
+    /// Scope whose secrets to export
+    #[arg(long)]
+    scope: Option<String>,
+
+    /// The scope, instead of --scope
+    #[arg(value_name = "SCOPE")]
+    scope_argument: Option<String>,
+
+    /// File format written to standard output
+    #[arg(long, value_enum, ignore_case = true, default_value = "env")]
+    format: FileFormat,
+
+    /// How many values to fetch at the same time
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
+}
+
+impl Export {
+    pub async fn run(self, context: &Context) -> anyhow::Result<()> {
+        let [scope] =
+            super::from_options_or_positionals(["scope"], [self.scope], [self.scope_argument])?;
+        if io::stdout().is_terminal() {
+            eprintln!(
+                "Warning: secret values are printed to the terminal; redirect the output to a \
+                 file (> secrets.env) or pipe it to `databricks secrets import`"
+            );
+        }
+        let connection = context.connect()?;
+        let listed = connection
+            .client
+            .list_secrets(&scope)
+            .await
+            .map_err(|error| connection.explain(error))?;
+        let keys: Vec<String> = listed
+            .data
+            .secrets
+            .into_iter()
+            .map(|secret| secret.key)
+            .collect();
+        let mut progress = Progress::new("Exporting", keys.len());
+        let client = connection.client.clone();
+        let fetched = run_concurrently(
+            keys,
+            usize::from(self.concurrency),
+            move |key: String| {
+                let client = client.clone();
+                let scope = scope.clone();
+                async move { client.get_secret(&scope, &key).await }
+            },
+            |_| progress.advance(),
+        )
+        .await;
+        progress.finish();
+        let mut entries = Vec::with_capacity(fetched.len());
+        for reply in fetched {
+            let content = reply.map_err(|error| connection.explain(error))?.data;
+            entries.push(Entry {
+                key: content.key,
+                value: value_from_bytes(content.value.expose().to_vec()),
+                line: 0,
+            });
+        }
+        output::write_stdout(&dotenv::write(self.format, &entries))?;
+        Ok(())
+    }
+}
+
+/// Runs `operation` on every item with at most `concurrency` of them in flight, calls
+/// `on_result` as each one finishes, and returns the results in the items' order.
+async fn run_concurrently<T, R, F, Fut>(
+    items: Vec<T>,
+    concurrency: usize,
+    operation: F,
+    mut on_result: impl FnMut(&R),
+) -> Vec<R>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    F: Fn(T) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = R> + Send,
+{
+    let count = items.len();
+    let queue = Arc::new(Mutex::new(
+        items.into_iter().enumerate().collect::<VecDeque<_>>(),
+    ));
+    let operation = Arc::new(operation);
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+    for _ in 0..concurrency.min(count) {
+        let (queue, operation, sender) = (queue.clone(), operation.clone(), sender.clone());
+        tokio::spawn(async move {
+            while let Some((index, item)) = next_item(&queue) {
+                let result = operation(item).await;
+                if sender.send((index, result)).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    drop(sender);
+    let mut results: Vec<Option<R>> = (0..count).map(|_| None).collect();
+    while let Some((index, result)) = receiver.recv().await {
+        on_result(&result);
+        results[index] = Some(result);
+    }
+    results.into_iter().flatten().collect()
+}
+
+fn next_item<T>(queue: &Mutex<VecDeque<(usize, T)>>) -> Option<(usize, T)> {
+    queue
+        .lock()
+        .map(|mut queue| queue.pop_front())
+        .unwrap_or(None)
+}
+
+/// A one-line progress bar on stderr, drawn only when stderr is a terminal.
+struct Progress {
+    label: &'static str,
+    done: usize,
+    total: usize,
+    visible: bool,
+}
+
+impl Progress {
+    fn new(label: &'static str, total: usize) -> Progress {
+        Progress {
+            label,
+            done: 0,
+            total,
+            visible: io::stderr().is_terminal() && total > 0,
+        }
+    }
+
+    fn advance(&mut self) {
+        self.done += 1;
+        if self.visible {
+            const WIDTH: usize = 30;
+            let filled = WIDTH * self.done / self.total;
+            let bar = format!("{}{}", "#".repeat(filled), "-".repeat(WIDTH - filled));
+            eprint!("\r{} [{bar}] {}/{}", self.label, self.done, self.total);
+            let _ = io::stderr().flush();
+        }
+    }
+
+    fn finish(&self) {
+        if self.visible {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}

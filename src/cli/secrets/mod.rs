@@ -1,0 +1,135 @@
+//! `databricks secrets ...`: scopes, secrets, ACLs, bulk import and export.
+
+mod acls;
+mod bulk;
+mod scopes;
+mod values;
+
+use clap::{Args, Subcommand};
+
+use super::{Context, usage_error};
+use crate::output::{self, Format, Table};
+
+#[derive(Subcommand, Debug)]
+pub enum SecretsCommand {
+    /// Create a secret scope
+    CreateScope(scopes::CreateScope),
+    /// List the secret scopes of the workspace
+    ListScopes(scopes::ListScopes),
+    /// Delete a secret scope with all its secrets and access rules
+    DeleteScope(scopes::DeleteScope),
+    /// Store a secret value under a key (value from a flag, a file, stdin or $EDITOR)
+    #[command(visible_aliases = ["write", "put-secret"])]
+    Put(values::Put),
+    /// List the keys of a scope with their last-update times (never the values)
+    #[command(visible_alias = "list-secrets")]
+    List(values::List),
+    /// Delete a secret from a scope
+    #[command(visible_alias = "delete-secret")]
+    Delete(values::Delete),
+    /// Print a secret's value, byte for byte
+    #[command(visible_alias = "get-secret")]
+    Get(values::Get),
+    /// Give a principal READ, WRITE or MANAGE on a scope
+    #[command(visible_alias = "write-acl")]
+    PutAcl(acls::PutAcl),
+    /// Show the permission a principal has on a scope
+    GetAcl(acls::GetAcl),
+    /// List who has which permission on a scope
+    ListAcls(acls::ListAcls),
+    /// Remove a principal's permission on a scope
+    DeleteAcl(acls::DeleteAcl),
+    /// Put many secrets at once from a .env or JSON file (all checked before any is sent)
+    Import(bulk::Import),
+    /// Print every secret of a scope as a .env or JSON file that import reads back
+    Export(bulk::Export),
+}
+
+impl SecretsCommand {
+    pub async fn run(self, context: &Context) -> anyhow::Result<()> {
+        match self {
+            SecretsCommand::CreateScope(command) => command.run(context).await,
+            SecretsCommand::ListScopes(command) => command.run(context).await,
+            SecretsCommand::DeleteScope(command) => command.run(context).await,
+            SecretsCommand::Put(command) => command.run(context).await,
+            SecretsCommand::List(command) => command.run(context).await,
+            SecretsCommand::Delete(command) => command.run(context).await,
+            SecretsCommand::Get(command) => command.run(context).await,
+            SecretsCommand::PutAcl(command) => command.run(context).await,
+            SecretsCommand::GetAcl(command) => command.run(context).await,
+            SecretsCommand::ListAcls(command) => command.run(context).await,
+            SecretsCommand::DeleteAcl(command) => command.run(context).await,
+            SecretsCommand::Import(command) => command.run(context).await,
+            SecretsCommand::Export(command) => command.run(context).await,
+        }
+    }
+}
+
+/// `--output table|json` (also `-o`; `text` means table), for commands that print a result.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct OutputOption {
+    /// Output format: table (or text) or json
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FORMAT",
+        value_enum,
+        ignore_case = true,
+        default_value_t
+    )]
+    pub format: Format,
+}
+
+/// Takes each named value from its option or, when the option is absent, from the next
+/// positional argument, so that `put --scope S --key K`, `put S K` and `put --scope S K` agree.
+/// `names` are the option names in positional order; `options` and `arguments` the values as
+/// given (clap fills the positional arguments from the left, whatever the options say).
+fn from_options_or_positionals<const N: usize>(
+    names: [&str; N],
+    options: [Option<String>; N],
+    arguments: [Option<String>; N],
+) -> anyhow::Result<[String; N]> {
+    let positionals: Vec<String> = arguments.into_iter().flatten().collect();
+    let missing = options.iter().filter(|value| value.is_none()).count();
+    if positionals.len() > missing {
+        // Read as the all-positional form, the first value also given as an option is the
+        // clash; there is one, since there are more arguments than values missing.
+        let clash = options
+            .iter()
+            .take(positionals.len())
+            .position(Option::is_some);
+        let name = names[clash.unwrap_or(0)];
+        return Err(usage_error(format!(
+            "the {name} was given twice, as --{name} and as a positional argument; give it once"
+        )));
+    }
+    let mut positionals = positionals.into_iter();
+    let values = options.map(|option| option.or_else(|| positionals.next()));
+    if let Some(index) = values.iter().position(Option::is_none) {
+        let name = names[index];
+        return Err(usage_error(format!(
+            "the {name} is missing: give it as --{name} {upper} or as the positional argument {upper}",
+            upper = name.to_uppercase()
+        )));
+    }
+    Ok(values.map(Option::unwrap_or_default))
+}
+
+/// Prints an answer as the server's JSON, or as the table `table` builds from it.
+fn print_reply(
+    format: Format,
+    raw: &serde_json::Value,
+    table: impl FnOnce() -> Table,
+) -> anyhow::Result<()> {
+    match format {
+        Format::Json => output::print_json(raw)?,
+        Format::Table => output::write_stdout(table().render().as_bytes())?,
+    }
+    Ok(())
+}
+
+/// Checks a scope name against the service's rules before anything is sent.
+fn check_scope_name(scope: &str) -> anyhow::Result<()> {
+    crate::api::validate_scope_name(scope)
+        .map_err(|rule| anyhow::anyhow!("invalid scope name '{scope}': {rule}"))
+}

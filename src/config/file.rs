@@ -1,0 +1,357 @@
+//! The config file as a whole: load it, look at profiles, change keys line by line, save it
+//! atomically with mode 0600.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use super::ConfigError;
+use super::ini::Document;
+use crate::secret::Secret;
+
+/// Symbolic links followed before giving up (the usual kernel limit).
+const MAX_SYMLINK_HOPS: usize = 40;
+
+/// A loaded config file. A file that does not exist loads as an empty one; `save` creates it.
+#[derive(Debug, Clone)]
+pub struct ProfileFile {
+    path: PathBuf,
+    document: Document,
+}
+
+impl ProfileFile {
+    pub fn load(path: &Path) -> Result<ProfileFile, ConfigError> {
+        let bytes = match fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(error) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    error,
+                });
+            }
+        };
+        Self::from_bytes(path, &bytes)
+    }
+
+    /// Parses `bytes` as the content of the file at `path` (which is not read).
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<ProfileFile, ConfigError> {
+        let document = Document::parse(bytes).map_err(|error| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            line: error.line,
+            problem: error.problem,
+        })?;
+        Ok(ProfileFile {
+            path: path.to_path_buf(),
+            document,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Profile (section) names in file order, `DEFAULT` included when present.
+    pub fn profile_names(&self) -> Vec<String> {
+        let names = self.document.section_names();
+        names.into_iter().map(str::to_string).collect()
+    }
+
+    /// Profile names are case-sensitive, as in configparser.
+    pub fn has_profile(&self, profile: &str) -> bool {
+        self.document.has_section(profile)
+    }
+
+    /// The value of `key` (case-insensitive) in `profile`; profiles do not inherit from `DEFAULT`.
+    pub fn get(&self, profile: &str, key: &str) -> Option<String> {
+        self.document.get(profile, key)
+    }
+
+    /// Sets one key, changing only the lines it must (see [`Document::set`]).
+    pub fn set(&mut self, profile: &str, key: &str, value: &str) -> Result<(), ConfigError> {
+        check_profile_name(profile)?;
+        check_key(key)?;
+        check_value(key, value)?;
+        self.document.set(profile, key, value);
+        Ok(())
+    }
+
+    pub fn remove(&mut self, profile: &str, key: &str) {
+        self.document.remove(profile, key);
+    }
+
+    /// What `databricks configure` writes: `host` and `token` (and `insecure = true` when asked);
+    /// `username`/`password` are removed so the token is what authenticates.
+    pub fn set_token_auth(
+        &mut self,
+        profile: &str,
+        host: &str,
+        token: &Secret,
+        insecure: bool,
+    ) -> Result<(), ConfigError> {
+        self.set(profile, "host", host)?;
+        self.set(profile, "token", token.expose())?;
+        if insecure {
+            self.set(profile, "insecure", "true")?;
+        }
+        self.remove(profile, "username");
+        self.remove(profile, "password");
+        Ok(())
+    }
+
+    /// The file's content as it would be saved.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.document.to_bytes()
+    }
+
+    /// Replaces the file atomically (temporary file in the same directory, fsync, rename) with
+    /// mode 0600. A symbolic link is kept and its target replaced.
+    pub fn save(&self) -> Result<(), ConfigError> {
+        let write_error = |error| ConfigError::Write {
+            path: self.path.clone(),
+            error,
+        };
+        let target = follow_symlinks(&self.path).map_err(write_error)?;
+        write_atomically(&target, &self.to_bytes()).map_err(write_error)
+    }
+}
+
+fn check_profile_name(profile: &str) -> Result<(), ConfigError> {
+    if profile.is_empty() || profile.chars().any(char::is_control) {
+        return Err(ConfigError::Unwritable {
+            what: format!("profile name {profile:?}"),
+            reason: "a profile name must be non-empty, on one line, without control characters",
+        });
+    }
+    Ok(())
+}
+
+fn check_key(key: &str) -> Result<(), ConfigError> {
+    let plain = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
+    if key.is_empty() || !key.chars().all(plain) {
+        return Err(ConfigError::Unwritable {
+            what: format!("key {key:?}"),
+            reason: "keys are written as lower-case letters, digits and `_`",
+        });
+    }
+    Ok(())
+}
+
+/// The value is never shown: it may be a token.
+fn check_value(key: &str, value: &str) -> Result<(), ConfigError> {
+    let unreadable = value.contains(['\r', '\n', '\0']) || value.trim() != value;
+    if unreadable {
+        return Err(ConfigError::Unwritable {
+            what: format!("the {key}"),
+            reason: "it must be one line without surrounding spaces or NUL characters",
+        });
+    }
+    Ok(())
+}
+
+/// The file a path finally names, following symbolic links (a dangling link names the file it
+/// would create).
+fn follow_symlinks(path: &Path) -> io::Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    for _ in 0..MAX_SYMLINK_HOPS {
+        match fs::symlink_metadata(&current) {
+            Ok(metadata) if metadata.file_type().is_symlink() => {
+                let link = fs::read_link(&current)?;
+                current = match current.parent() {
+                    Some(parent) => parent.join(link),
+                    None => link,
+                };
+            }
+            _ => return Ok(current),
+        }
+    }
+    Err(io::Error::other("too many levels of symbolic links"))
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(directory)?;
+    // tempfile creates the file with mode 0600 and removes it if we fail before the rename.
+    let mut temporary = tempfile::Builder::new()
+        .prefix(".databrickscfg.")
+        .suffix(".tmp")
+        .tempfile_in(directory)?;
+    temporary.write_all(bytes)?;
+    restrict_to_owner(temporary.as_file())?;
+    temporary.as_file().sync_all()?;
+    temporary.persist(path).map_err(|error| error.error)?;
+    sync_directory(directory);
+    Ok(())
+}
+
+#[cfg(unix)]
+fn restrict_to_owner(file: &fs::File) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(fs::Permissions::from_mode(0o600))
+}
+
+#[cfg(not(unix))]
+fn restrict_to_owner(_file: &fs::File) -> io::Result<()> {
+    Ok(())
+}
+
+/// Makes the rename durable; best effort, since the new content is already safely in place.
+#[cfg(unix)]
+fn sync_directory(directory: &Path) {
+    if let Ok(handle) = fs::File::open(directory) {
+        let _ = handle.sync_all();
+    }
+}
+
+#[cfg(not(unix))]
+fn sync_directory(_directory: &Path) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &Path, text: &str) {
+        fs::write(path, text).unwrap();
+    }
+
+    fn read(path: &Path) -> String {
+        fs::read_to_string(path).unwrap()
+    }
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_missing_file_loads_empty_and_save_creates_it() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("sub").join(".databrickscfg");
+        let mut file = ProfileFile::load(&path).unwrap();
+        assert!(file.profile_names().is_empty());
+        file.set_token_auth("DEFAULT", "https://h", &Secret::new("t"), false)
+            .unwrap();
+        file.save().unwrap();
+        assert_eq!(read(&path), "[DEFAULT]\nhost = https://h\ntoken = t\n");
+        #[cfg(unix)]
+        assert_eq!(mode(&path), 0o600);
+    }
+
+    #[test]
+    fn set_token_auth_replaces_basic_auth_and_keeps_the_rest() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("cfg");
+        let text = "# team config\n[dev]\nhost = https://old\nusername = me\npassword = pw\n\
+                    jobs-api-version = 2.1\n\n[prod]\nhost = https://prod\ntoken = p\n";
+        write(&path, text);
+        let mut file = ProfileFile::load(&path).unwrap();
+        file.set_token_auth("dev", "https://new", &Secret::new("dapi9"), true)
+            .unwrap();
+        file.save().unwrap();
+        assert_eq!(
+            read(&path),
+            "# team config\n[dev]\nhost = https://new\njobs-api-version = 2.1\ntoken = dapi9\n\
+             insecure = true\n\n[prod]\nhost = https://prod\ntoken = p\n"
+        );
+    }
+
+    #[test]
+    fn a_syntax_error_names_the_file_and_line_but_not_the_line() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("cfg");
+        write(&path, "[a]\nhost = h\ndapi-secret-token\n");
+        let message = ProfileFile::load(&path).unwrap_err().to_string();
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(message.contains("line 3"), "{message}");
+        assert!(!message.contains("dapi-secret-token"), "{message}");
+    }
+
+    #[test]
+    fn an_unreadable_path_is_a_read_error() {
+        let directory = tempfile::tempdir().unwrap();
+        let error = ProfileFile::load(directory.path()).unwrap_err();
+        assert!(matches!(error, ConfigError::Read { .. }), "{error}");
+    }
+
+    #[test]
+    fn values_that_would_not_read_back_are_refused_without_showing_them() {
+        let mut file = ProfileFile::from_bytes(Path::new("cfg"), b"").unwrap();
+        for value in ["two\nlines", " padded", "nul\0"] {
+            let error = file.set("a", "token", value).unwrap_err();
+            assert!(matches!(error, ConfigError::Unwritable { .. }));
+            assert!(!error.to_string().contains(value.trim()), "{error}");
+        }
+        assert!(file.set("", "host", "h").is_err());
+        assert!(file.set("a\nb", "host", "h").is_err());
+        assert!(file.set("a", "Host", "h").is_err());
+        assert!(file.set("a", "ho=st", "h").is_err());
+        assert!(file.to_bytes().is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn saving_tightens_a_loose_mode_and_leaves_no_temporary_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("cfg");
+        write(&path, "[DEFAULT]\nhost = https://h\n");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let mut file = ProfileFile::load(&path).unwrap();
+        file.set("DEFAULT", "token", "t").unwrap();
+        file.save().unwrap();
+        assert_eq!(mode(&path), 0o600);
+        let names: Vec<_> = fs::read_dir(directory.path()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_file_is_updated_through_its_target() {
+        let directory = tempfile::tempdir().unwrap();
+        let real = directory.path().join("dotfiles").join("databrickscfg");
+        fs::create_dir(real.parent().unwrap()).unwrap();
+        write(&real, "[DEFAULT]\nhost = https://h\n");
+        let link = directory.path().join(".databrickscfg");
+        std::os::unix::fs::symlink("dotfiles/databrickscfg", &link).unwrap();
+        let mut file = ProfileFile::load(&link).unwrap();
+        file.set("DEFAULT", "token", "t").unwrap();
+        file.save().unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(read(&real), "[DEFAULT]\nhost = https://h\ntoken = t\n");
+        assert_eq!(mode(&real), 0o600);
+    }
+
+    #[test]
+    fn concurrent_writers_leave_one_whole_result() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("cfg");
+        let contents: Vec<String> = (0..2)
+            .map(|writer| {
+                let long_value = format!("{writer}").repeat(50_000);
+                format!("[DEFAULT]\nhost = https://h{writer}\ntoken = {long_value}\n")
+            })
+            .collect();
+        std::thread::scope(|scope| {
+            for text in &contents {
+                let path = &path;
+                scope.spawn(move || {
+                    let file = ProfileFile::from_bytes(path, text.as_bytes()).unwrap();
+                    for _ in 0..20 {
+                        file.save().unwrap();
+                    }
+                });
+            }
+        });
+        assert!(contents.contains(&read(&path)));
+        assert_eq!(fs::read_dir(directory.path()).unwrap().count(), 1);
+    }
+}

@@ -1,0 +1,168 @@
+//! The config file (`~/.databrickscfg`): where it is, reading it as Python's configparser does,
+//! deciding which credentials a command uses, and rewriting it line by line, atomically.
+
+mod file;
+mod host;
+mod ini;
+mod resolve;
+
+use std::ffi::OsString;
+use std::io;
+use std::path::PathBuf;
+
+pub use file::ProfileFile;
+pub use host::{is_loopback_host, normalize_host};
+pub use ini::Problem;
+pub use resolve::{Credentials, Resolved, Source, resolve};
+
+/// Every way reading, resolving or writing the configuration can fail; each message says what
+/// to do next. No message ever contains a token, a password or a line of the file.
+#[derive(thiserror::Error, Debug)]
+pub enum ConfigError {
+    #[error(
+        "cannot find the home directory to locate .databrickscfg; set HOME \
+         (USERPROFILE on Windows) or DATABRICKS_CONFIG_FILE to the config file's path"
+    )]
+    NoHome,
+
+    #[error("cannot read the config file {}: {error}; check that it is a readable file", path.display())]
+    Read { path: PathBuf, error: io::Error },
+
+    #[error(
+        "cannot write the config file {}: {error}; check the permissions of the file and its directory",
+        path.display()
+    )]
+    Write { path: PathBuf, error: io::Error },
+
+    #[error(
+        "{}, line {line}: {problem}; fix that line, or move the file away and run `databricks configure`",
+        path.display()
+    )]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        problem: Problem,
+    },
+
+    #[error(
+        "profile `{profile}` not found in {} ({}); run `databricks configure --token --profile {profile}` \
+         to create it, or choose an existing profile",
+        path.display(),
+        describe_profiles(available)
+    )]
+    ProfileNotFound {
+        profile: String,
+        path: PathBuf,
+        available: Vec<String>,
+    },
+
+    #[error(
+        "profile `{profile}` in {} has no {missing}; run `databricks configure --token --profile {profile}` \
+         to set it",
+        path.display()
+    )]
+    IncompleteProfile {
+        profile: String,
+        path: PathBuf,
+        missing: &'static str,
+    },
+
+    #[error(
+        "the environment sets DATABRICKS_HOST or DATABRICKS_TOKEN but not {missing}; set {missing} \
+         too, or unset the DATABRICKS_* variables to use the config file"
+    )]
+    IncompleteEnvironment { missing: &'static str },
+
+    #[error(
+        "no Databricks credentials found: the [DEFAULT] profile of {} is missing or empty and \
+         DATABRICKS_HOST is not set; run `databricks configure --token`, or set DATABRICKS_HOST and \
+         DATABRICKS_TOKEN",
+        path.display()
+    )]
+    NotConfigured { path: PathBuf },
+
+    #[error(
+        "`{input}` is not a workspace URL ({reason}); give one like \
+         https://adb-1234567890123456.7.azuredatabricks.net"
+    )]
+    InvalidHost { input: String, reason: String },
+
+    #[error("invalid {setting} in {origin}: {problem}")]
+    InvalidSetting {
+        setting: String,
+        origin: Source,
+        problem: String,
+    },
+
+    #[error("cannot write {what} into the config file: {reason}")]
+    Unwritable { what: String, reason: &'static str },
+}
+
+fn describe_profiles(names: &[String]) -> String {
+    if names.is_empty() {
+        "it has no profiles".to_string()
+    } else {
+        format!("it has: {}", names.join(", "))
+    }
+}
+
+/// `$DATABRICKS_CONFIG_FILE`, else `.databrickscfg` in the home directory.
+pub fn config_path() -> Result<PathBuf, ConfigError> {
+    let home = std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" })
+        .or_else(|| std::env::var_os("HOME"));
+    config_path_from(std::env::var_os("DATABRICKS_CONFIG_FILE"), home)
+}
+
+fn config_path_from(
+    config_file: Option<OsString>,
+    home: Option<OsString>,
+) -> Result<PathBuf, ConfigError> {
+    let non_empty = |value: Option<OsString>| value.filter(|v| !v.is_empty());
+    if let Some(file) = non_empty(config_file) {
+        return Ok(PathBuf::from(file));
+    }
+    let home = non_empty(home).ok_or(ConfigError::NoHome)?;
+    Ok(PathBuf::from(home).join(".databrickscfg"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_config_file_variable_wins_over_home() {
+        let path = config_path_from(Some("/etc/dbcfg".into()), Some("/home/me".into())).unwrap();
+        assert_eq!(path, PathBuf::from("/etc/dbcfg"));
+    }
+
+    #[test]
+    fn defaults_to_databrickscfg_in_home() {
+        let path = config_path_from(None, Some("/home/me".into())).unwrap();
+        assert_eq!(path, PathBuf::from("/home/me/.databrickscfg"));
+        let path = config_path_from(Some("".into()), Some("/home/me".into())).unwrap();
+        assert_eq!(path, PathBuf::from("/home/me/.databrickscfg"));
+    }
+
+    #[test]
+    fn no_home_is_an_error_that_names_the_variables() {
+        let error = config_path_from(None, Some("".into())).unwrap_err();
+        assert!(matches!(error, ConfigError::NoHome));
+        assert!(error.to_string().contains("DATABRICKS_CONFIG_FILE"));
+    }
+
+    #[test]
+    fn a_missing_profile_lists_the_ones_there_are() {
+        let error = ConfigError::ProfileNotFound {
+            profile: "prod".into(),
+            path: "/home/me/.databrickscfg".into(),
+            available: vec!["DEFAULT".into(), "dev".into()],
+        };
+        let message = error.to_string();
+        assert!(message.contains("/home/me/.databrickscfg"), "{message}");
+        assert!(message.contains("it has: DEFAULT, dev"), "{message}");
+        assert!(
+            message.contains("databricks configure --token --profile prod"),
+            "{message}"
+        );
+    }
+}

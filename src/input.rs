@@ -1,0 +1,276 @@
+//! Where a secret value for `put` comes from: a flag, a file, piped stdin or the editor.
+
+use std::fs::File;
+use std::io::{self, IsTerminal, Read};
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+
+use crate::api::{MAX_VALUE_BYTES, SecretValue};
+use crate::editor::{self, EditorError};
+use crate::secret::{Secret, SecretBytes};
+
+/// The value options of `put`; at most one may be given.
+#[derive(Debug, Clone, Default)]
+pub struct ValueFlags {
+    pub string_value: Option<String>,
+    pub binary_file: Option<PathBuf>,
+    pub bytes_value: Option<String>,
+}
+
+impl ValueFlags {
+    fn given_count(&self) -> usize {
+        [
+            self.string_value.is_some(),
+            self.binary_file.is_some(),
+            self.bytes_value.is_some(),
+        ]
+        .into_iter()
+        .filter(|&given| given)
+        .count()
+    }
+}
+
+/// Reads the value from the one source the spec's order picks:
+/// `--string-value`, `--binary-file` (`-` = stdin), `--bytes-value`, piped stdin, the editor.
+/// The value is checked to be non-empty and at most [`MAX_VALUE_BYTES`].
+pub fn read_value(flags: ValueFlags) -> anyhow::Result<SecretValue> {
+    let stdin = io::stdin();
+    let stdin_is_terminal = stdin.is_terminal();
+    read_value_from(flags, stdin.lock(), stdin_is_terminal, editor::edit_value)
+}
+
+/// [`read_value`] with stdin and the editor passed in, so that tests need neither.
+fn read_value_from(
+    flags: ValueFlags,
+    stdin: impl Read,
+    stdin_is_terminal: bool,
+    edit: impl FnOnce() -> Result<SecretValue, EditorError>,
+) -> anyhow::Result<SecretValue> {
+    if flags.given_count() > 1 {
+        bail!("give only one of --string-value, --binary-file and --bytes-value");
+    }
+    let value = if let Some(text) = flags.string_value {
+        SecretValue::Text(Secret::new(text))
+    } else if let Some(path) = flags.binary_file {
+        SecretValue::Bytes(SecretBytes::new(read_file(path, stdin)?))
+    } else if let Some(text) = flags.bytes_value {
+        SecretValue::Bytes(SecretBytes::new(text.into_bytes()))
+    } else if !stdin_is_terminal {
+        value_from_bytes(read_bounded(stdin).context("cannot read the value from standard input")?)
+    } else {
+        edit()?
+    };
+    check_value(&value)?;
+    Ok(value)
+}
+
+/// Text when the bytes are valid UTF-8 (sent as `string_value`), else bytes (`bytes_value`).
+pub fn value_from_bytes(bytes: Vec<u8>) -> SecretValue {
+    match String::from_utf8(bytes) {
+        Ok(text) => SecretValue::Text(Secret::new(text)),
+        Err(error) => SecretValue::Bytes(SecretBytes::new(error.into_bytes())),
+    }
+}
+
+/// The file's bytes, exactly; `-` means stdin.
+fn read_file(path: PathBuf, stdin: impl Read) -> anyhow::Result<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        return read_bounded(stdin).context("cannot read the value from standard input");
+    }
+    let file = File::open(&path)
+        .with_context(|| format!("cannot open the value file {}", path.display()))?;
+    read_bounded(file).with_context(|| format!("cannot read the value file {}", path.display()))
+}
+
+/// Reads at most one byte more than the limit, so an endless pipe cannot fill the memory and
+/// an oversized value is still recognised.
+fn read_bounded(source: impl Read) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    source
+        .take(MAX_VALUE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+fn check_value(value: &SecretValue) -> anyhow::Result<()> {
+    if value.is_empty() {
+        bail!(
+            "the secret value is empty, nothing was sent: give a value with --string-value, \
+             --binary-file PATH or --bytes-value, pipe it on standard input, or type it in the \
+             editor"
+        );
+    }
+    if value.len() > MAX_VALUE_BYTES {
+        // A bounded read stops one byte past the limit, so its true size may be larger.
+        let size = if value.len() == MAX_VALUE_BYTES + 1 {
+            format!("more than {MAX_VALUE_BYTES}")
+        } else {
+            value.len().to_string()
+        };
+        bail!(
+            "the secret value is {size} bytes, over the limit of {MAX_VALUE_BYTES} bytes; \
+             nothing was sent"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn no_editor() -> Result<SecretValue, EditorError> {
+        panic!("the editor must not be started when a value is given")
+    }
+
+    fn read(
+        flags: ValueFlags,
+        stdin: &[u8],
+        stdin_is_terminal: bool,
+    ) -> anyhow::Result<SecretValue> {
+        read_value_from(flags, stdin, stdin_is_terminal, no_editor)
+    }
+
+    fn text(value: &str) -> SecretValue {
+        SecretValue::Text(Secret::new(value))
+    }
+
+    fn bytes(value: &[u8]) -> SecretValue {
+        SecretValue::Bytes(SecretBytes::new(value.to_vec()))
+    }
+
+    fn string_flag(value: &str) -> ValueFlags {
+        ValueFlags {
+            string_value: Some(value.into()),
+            ..ValueFlags::default()
+        }
+    }
+
+    fn file_flag(path: impl Into<PathBuf>) -> ValueFlags {
+        ValueFlags {
+            binary_file: Some(path.into()),
+            ..ValueFlags::default()
+        }
+    }
+
+    #[test]
+    fn string_value_is_sent_verbatim_as_text_and_wins_over_stdin() {
+        let value = read(string_flag("  two words\n"), b"ignored", false).unwrap();
+        assert_eq!(value, text("  two words\n"));
+    }
+
+    #[test]
+    fn binary_file_is_read_exactly_as_bytes() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(b"caf\xc3\xa9\n\0\xff").unwrap();
+        let value = read(file_flag(file.path()), b"", true).unwrap();
+        assert_eq!(value, bytes(b"caf\xc3\xa9\n\0\xff"));
+    }
+
+    #[test]
+    fn binary_file_dash_reads_stdin_even_from_a_terminal() {
+        let value = read(file_flag("-"), b"piped\n", true).unwrap();
+        assert_eq!(value, bytes(b"piped\n"));
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error_naming_the_path() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("nope.bin");
+        let error = read(file_flag(&path), b"", true).unwrap_err();
+        let message = format!("{error:#}");
+        assert!(message.contains(&path.display().to_string()), "{message}");
+    }
+
+    #[test]
+    fn bytes_value_sends_the_argument_bytes() {
+        let flags = ValueFlags {
+            bytes_value: Some("é=1".into()),
+            ..ValueFlags::default()
+        };
+        assert_eq!(read(flags, b"", true).unwrap(), bytes("é=1".as_bytes()));
+    }
+
+    #[test]
+    fn piped_stdin_is_taken_byte_exact_as_text_or_bytes() {
+        assert_eq!(
+            read(ValueFlags::default(), b"line\n\n", false).unwrap(),
+            text("line\n\n")
+        );
+        assert_eq!(
+            read(ValueFlags::default(), b"\x00\x9f\x92\x96", false).unwrap(),
+            bytes(b"\x00\x9f\x92\x96")
+        );
+    }
+
+    #[test]
+    fn a_terminal_stdin_opens_the_editor() {
+        let value =
+            read_value_from(ValueFlags::default(), &b""[..], true, || Ok(text("typed"))).unwrap();
+        assert_eq!(value, text("typed"));
+        let aborted = read_value_from(ValueFlags::default(), &b""[..], true, || {
+            Err(EditorError::Unchanged)
+        })
+        .unwrap_err();
+        assert!(
+            aborted.to_string().contains("nothing was sent"),
+            "{aborted}"
+        );
+    }
+
+    #[test]
+    fn two_sources_are_refused() {
+        let flags = ValueFlags {
+            string_value: Some(String::new()),
+            bytes_value: Some("x".into()),
+            ..ValueFlags::default()
+        };
+        let error = read(flags, b"", false).unwrap_err();
+        assert!(error.to_string().contains("only one of"), "{error}");
+    }
+
+    #[test]
+    fn an_empty_value_is_refused_with_how_to_give_one() {
+        for (flags, stdin) in [
+            (string_flag(""), &b""[..]),
+            (ValueFlags::default(), &b""[..]),
+            (file_flag("-"), &b""[..]),
+        ] {
+            let error = read(flags, stdin, false).unwrap_err().to_string();
+            assert!(
+                error.contains("empty") && error.contains("--string-value"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_limit_itself_is_accepted_and_one_byte_more_refused() {
+        let at_limit = vec![b'a'; MAX_VALUE_BYTES];
+        let value = read(ValueFlags::default(), &at_limit, false).unwrap();
+        assert_eq!(value.len(), MAX_VALUE_BYTES);
+
+        let over = "a".repeat(MAX_VALUE_BYTES + 5);
+        let error = read(string_flag(&over), b"", true).unwrap_err().to_string();
+        assert!(
+            error.contains("131077 bytes") && error.contains("131072"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_endless_pipe_is_cut_after_the_limit() {
+        let error = read_value_from(ValueFlags::default(), io::repeat(b'x'), false, no_editor)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("more than 131072 bytes"), "{error}");
+    }
+
+    #[test]
+    fn value_from_bytes_prefers_text() {
+        assert_eq!(value_from_bytes(b"ok".to_vec()), text("ok"));
+        assert_eq!(value_from_bytes(vec![0xc3]), bytes(&[0xc3]));
+    }
+}

@@ -1,0 +1,30 @@
+// Temporary while the modules are being wired into the command tree.
+#![allow(dead_code, unused_imports)]
+
+mod api;
+mod cli;
+mod config;
+mod dotenv;
+mod editor;
+mod input;
+mod output;
+mod secret;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("Error: {error:#}");
+            if error.is::<cli::UsageError>() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

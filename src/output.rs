@@ -1,0 +1,392 @@
+//! What commands print: tables in the legacy CLI's layout and pretty JSON in server key order.
+
+use std::io::{self, Write};
+
+/// The `--output` format. Parsed case-insensitively by the caller (`ignore_case = true`);
+/// `text` is accepted as a synonym of `table`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    #[value(alias = "text")]
+    Table,
+    Json,
+}
+
+/// Space between two columns.
+const COLUMN_GAP: &str = "  ";
+/// Every column is at least this much wider than its header.
+const HEADER_PADDING: usize = 2;
+
+/// A table in the legacy CLI's layout (Python `tabulate`, "simple" format):
+///
+/// ```text
+/// Key name      Last updated
+/// ----------  --------------
+/// password     1700000000000
+/// ```
+///
+/// - each column is as wide as the larger of (header length + 2) and its longest cell,
+///   counted in characters;
+/// - columns are separated by two spaces; the second line is a run of dashes per column;
+/// - a column whose every cell is an integer is right-aligned, header included; any other
+///   column is left-aligned;
+/// - trailing spaces are trimmed from every line, and every line ends with `\n`.
+///
+/// With zero rows no column has a number in it, so every column is left-aligned and the
+/// table is just the header line and the dash line.
+///
+/// Cells are printed as given: they are expected to be single-line.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    headers: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(headers: &[&str]) -> Self {
+        Table {
+            headers: headers.iter().map(|header| header.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row. A row shorter than the header is filled with empty cells.
+    pub fn row<S: Into<String>>(&mut self, cells: impl IntoIterator<Item = S>) -> &mut Self {
+        self.rows.push(cells.into_iter().map(Into::into).collect());
+        self
+    }
+
+    pub fn render(&self) -> String {
+        let columns = self.columns();
+        let mut out = String::new();
+        push_line(&mut out, &columns, |index| self.header(index));
+        let dashes: Vec<String> = columns
+            .iter()
+            .map(|column| "-".repeat(column.width))
+            .collect();
+        push_line(&mut out, &columns, |index| &dashes[index]);
+        for row in &self.rows {
+            push_line(&mut out, &columns, |index| cell(row, index));
+        }
+        out
+    }
+
+    /// Writes the rendered table to stdout (see [`write_stdout`]).
+    pub fn print(&self) -> io::Result<()> {
+        write_stdout(self.render().as_bytes())
+    }
+
+    fn column_count(&self) -> usize {
+        self.rows
+            .iter()
+            .map(Vec::len)
+            .fold(self.headers.len(), usize::max)
+    }
+
+    fn header(&self, index: usize) -> &str {
+        cell(&self.headers, index)
+    }
+
+    fn columns(&self) -> Vec<Column> {
+        (0..self.column_count())
+            .map(|index| {
+                let cells = || self.rows.iter().map(move |row| cell(row, index));
+                let longest_cell = cells().map(char_count).max().unwrap_or(0);
+                Column {
+                    width: longest_cell.max(char_count(self.header(index)) + HEADER_PADDING),
+                    right_aligned: !self.rows.is_empty() && cells().all(is_integer),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Appends one line: each column's text aligned in its width, trailing spaces trimmed.
+fn push_line<'a>(out: &mut String, columns: &[Column], text: impl Fn(usize) -> &'a str) {
+    let mut line = String::new();
+    for (index, column) in columns.iter().enumerate() {
+        if index > 0 {
+            line.push_str(COLUMN_GAP);
+        }
+        column.push_aligned(&mut line, text(index));
+    }
+    out.push_str(line.trim_end_matches(' '));
+    out.push('\n');
+}
+
+struct Column {
+    width: usize,
+    right_aligned: bool,
+}
+
+impl Column {
+    fn push_aligned(&self, line: &mut String, text: &str) {
+        let padding = " ".repeat(self.width.saturating_sub(char_count(text)));
+        if self.right_aligned {
+            line.push_str(&padding);
+            line.push_str(text);
+        } else {
+            line.push_str(text);
+            line.push_str(&padding);
+        }
+    }
+}
+
+fn cell(cells: &[String], index: usize) -> &str {
+    cells.get(index).map_or("", String::as_str)
+}
+
+fn char_count(text: &str) -> usize {
+    text.chars().count()
+}
+
+/// An optional sign followed by one or more ASCII digits.
+fn is_integer(text: &str) -> bool {
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    !digits.is_empty() && digits.bytes().all(|byte| byte.is_ascii_digit())
+}
+
+/// Cuts `name` to `max_chars` characters followed by `...` when it is longer (the legacy CLI
+/// does this to scope names in tables, with a limit of 100).
+pub fn truncate_name(name: &str, max_chars: usize) -> String {
+    match name.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}...", &name[..cut]),
+        None => name.to_string(),
+    }
+}
+
+/// Prints `value` pretty, indented by two spaces, keys in the value's order, then a newline.
+pub fn print_json(value: &serde_json::Value) -> io::Result<()> {
+    write_stdout(&json_bytes(value))
+}
+
+fn json_bytes(value: &serde_json::Value) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}
+
+/// Writes all of `bytes` to stdout and flushes. A closed pipe (`... | head -1`) is not an
+/// error: the reader has seen what it wanted, so the write just stops.
+pub fn write_stdout(bytes: &[u8]) -> io::Result<()> {
+    write_all_or_stop(&mut io::stdout().lock(), bytes)
+}
+
+fn write_all_or_stop(out: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        result => result,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::ValueEnum;
+    use proptest::prelude::*;
+
+    #[test]
+    fn format_accepts_table_text_and_json_in_any_case() {
+        for (input, expected) in [
+            ("table", Format::Table),
+            ("TABLE", Format::Table),
+            ("text", Format::Table),
+            ("TEXT", Format::Table),
+            ("Text", Format::Table),
+            ("json", Format::Json),
+            ("JSON", Format::Json),
+        ] {
+            assert_eq!(Format::from_str(input, true), Ok(expected), "{input}");
+        }
+        assert!(Format::from_str("yaml", true).is_err());
+        assert_eq!(Format::default(), Format::Table);
+    }
+
+    #[test]
+    fn secrets_table_right_aligns_the_timestamp_column() {
+        let mut table = Table::new(&["Key name", "Last updated"]);
+        table.row(["password", "1700000000000"]);
+        table.row(["a-much-longer-key-name", "5"]);
+        assert_eq!(
+            table.render(),
+            "Key name                  Last updated\n\
+             ----------------------  --------------\n\
+             password                 1700000000000\n\
+             a-much-longer-key-name               5\n"
+        );
+    }
+
+    #[test]
+    fn a_column_with_any_non_number_is_left_aligned() {
+        let mut table = Table::new(&["Key name", "Last updated"]);
+        table.row(["k1", "1700000000000"]);
+        table.row(["k2", "Not Available"]);
+        assert_eq!(
+            table.render(),
+            "Key name    Last updated\n\
+             ----------  --------------\n\
+             k1          1700000000000\n\
+             k2          Not Available\n"
+        );
+    }
+
+    #[test]
+    fn scopes_table_has_three_columns_and_trims_trailing_spaces() {
+        let mut table = Table::new(&["Scope", "Backend", "KeyVault URL"]);
+        table.row(["prod", "DATABRICKS", "N/A"]);
+        table.row(["kv", "AZURE_KEYVAULT", "https://kv.vault.azure.net/"]);
+        assert_eq!(
+            table.render(),
+            "Scope    Backend         KeyVault URL\n\
+             -------  --------------  ---------------------------\n\
+             prod     DATABRICKS      N/A\n\
+             kv       AZURE_KEYVAULT  https://kv.vault.azure.net/\n"
+        );
+    }
+
+    #[test]
+    fn zero_rows_print_the_header_and_the_dashes() {
+        let table = Table::new(&["Principal", "Permission"]);
+        assert_eq!(
+            table.render(),
+            "Principal    Permission\n-----------  ------------\n"
+        );
+    }
+
+    #[test]
+    fn widths_count_characters_not_bytes() {
+        let mut table = Table::new(&["Principal", "Permission"]);
+        table.row(["jürgen@exämple.com", "READ"]);
+        assert_eq!(
+            table.render(),
+            "Principal           Permission\n\
+             ------------------  ------------\n\
+             jürgen@exämple.com  READ\n"
+        );
+    }
+
+    #[test]
+    fn missing_cells_are_empty() {
+        let mut table = Table::new(&["A", "B"]);
+        table.row(["x"]);
+        assert_eq!(table.render(), "A    B\n---  ---\nx\n");
+    }
+
+    #[test]
+    fn integers_are_digits_with_an_optional_sign() {
+        for number in ["0", "1700000000000", "-5", "+7"] {
+            assert!(is_integer(number), "{number}");
+        }
+        for other in ["", "-", "1.5", "1e3", " 1", "N/A", "١٢"] {
+            assert!(!is_integer(other), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn long_names_are_cut_to_the_limit_and_marked() {
+        assert_eq!(truncate_name("short", 100), "short");
+        let exactly = "s".repeat(100);
+        assert_eq!(truncate_name(&exactly, 100), exactly);
+        let long = format!("{}é-tail", "s".repeat(99));
+        assert_eq!(truncate_name(&long, 100), format!("{}é...", "s".repeat(99)));
+    }
+
+    #[test]
+    fn json_is_pretty_with_two_spaces_in_the_value_key_order() {
+        let value: serde_json::Value = serde_json::from_str(
+            r#"{"scopes": [{"name": "b", "backend_type": "DATABRICKS"}], "a": {}}"#,
+        )
+        .unwrap();
+        let expected = "{\n  \"scopes\": [\n    {\n      \"name\": \"b\",\n      \
+                        \"backend_type\": \"DATABRICKS\"\n    }\n  ],\n  \"a\": {}\n}\n";
+        assert_eq!(String::from_utf8(json_bytes(&value)).unwrap(), expected);
+    }
+
+    struct ClosedPipe;
+
+    impl Write for ClosedPipe {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    struct FullDisk;
+
+    impl Write for FullDisk {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::StorageFull.into())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_pipe_stops_writing_without_error_but_other_errors_are_reported() {
+        assert!(write_all_or_stop(&mut ClosedPipe, b"row\n").is_ok());
+        let error = write_all_or_stop(&mut FullDisk, b"row\n").unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::StorageFull);
+        let mut written = Vec::new();
+        write_all_or_stop(&mut written, b"row\n").unwrap();
+        assert_eq!(written, b"row\n");
+    }
+
+    fn cell_strategy() -> impl Strategy<Value = String> {
+        prop_oneof!["[a-zA-Z0-9_.@ -]{0,14}", "[0-9]{1,15}", "[éü名🔑a-z]{0,6}",]
+    }
+
+    fn table_strategy() -> impl Strategy<Value = (Vec<String>, Vec<Vec<String>>)> {
+        (1usize..5).prop_flat_map(|columns| {
+            (
+                prop::collection::vec("[A-Za-z][A-Za-z ]{0,10}[A-Za-z]", columns),
+                prop::collection::vec(prop::collection::vec(cell_strategy(), columns), 0..6),
+            )
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn every_line_shares_the_column_layout((headers, rows) in table_strategy()) {
+            let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
+            let mut table = Table::new(&header_refs);
+            for row in &rows {
+                table.row(row.iter().cloned());
+            }
+            let rendered = table.render();
+            prop_assert!(rendered.ends_with('\n'));
+            let lines: Vec<&str> = rendered.lines().collect();
+            prop_assert_eq!(lines.len(), rows.len() + 2);
+
+            // The dash line gives the column widths: runs of dashes separated by two spaces.
+            let widths: Vec<usize> = lines[1].split(COLUMN_GAP).map(char_count).collect();
+            prop_assert_eq!(widths.len(), headers.len());
+            for (index, width) in widths.iter().enumerate() {
+                let longest = rows.iter().map(|row| char_count(&row[index])).max().unwrap_or(0);
+                prop_assert_eq!(*width, longest.max(char_count(&headers[index]) + 2));
+            }
+            prop_assert!(lines[1].chars().all(|c| c == '-' || c == ' '));
+
+            let total_width = widths.iter().sum::<usize>() + COLUMN_GAP.len() * (widths.len() - 1);
+            let all_cells = std::iter::once(&headers).chain(rows.iter());
+            for (line, cells) in std::iter::once(&lines[0]).chain(&lines[2..]).zip(all_cells) {
+                prop_assert!(!line.ends_with(' '), "trailing space in {:?}", line);
+                let chars: Vec<char> = line.chars().collect();
+                prop_assert!(chars.len() <= total_width);
+                let mut padded = chars.clone();
+                padded.resize(total_width, ' ');
+                let mut start = 0;
+                for (index, width) in widths.iter().enumerate() {
+                    let slot: String = padded[start..start + width].iter().collect();
+                    prop_assert_eq!(slot.trim_matches(' '), cells[index].trim_matches(' '));
+                    prop_assert!(slot.starts_with(cells[index].as_str()) || slot.ends_with(cells[index].as_str()));
+                    let gap_end = (start + width + COLUMN_GAP.len()).min(total_width);
+                    prop_assert!(padded[start + width..gap_end].iter().all(|c| *c == ' '));
+                    start = gap_end;
+                }
+            }
+        }
+    }
+}
