@@ -18,8 +18,14 @@ unless --token is given); the printed DATABRICKS_TOKEN is the first --token, els
 --user token, else the default. Every user is in the group 'users'; members of the group
 'admins' are admins.
 
+serve prints `export DATABRICKS_HOST=...`, `export DATABRICKS_TOKEN=...` and
+`export DATABRICKS_EMULATOR_PID=...`, then closes its stdout, so that this works:
+
+  eval \"$(databricks-emulator serve &)\"   # start in the background, export the variables
+  ...                                      # run clients
+  kill \"$DATABRICKS_EMULATOR_PID\"         # stop it
+
 Examples:
-  eval \"$(databricks-emulator serve &)\"        # start in the background, export the variables
   databricks-emulator exec -- ./provision-secrets.sh
   databricks-emulator exec --user alice@example.com=alice-token --group devs=alice@example.com -- pytest";
 
@@ -181,12 +187,24 @@ fn serve(args: &ServerArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The lines a shell can `eval`, flushed so that a reader of the pipe sees them at once.
+/// Prints the lines a shell can `eval` in one write, then closes stdout so that
+/// `eval "$(databricks-emulator serve &)"` gets its end of input while the server keeps running.
 fn print_exports(url: &str, token: &str) -> std::io::Result<()> {
+    let lines = format!(
+        "export DATABRICKS_HOST={url}\nexport DATABRICKS_TOKEN={}\nexport DATABRICKS_EMULATOR_PID={}\n",
+        shell_quote(token),
+        std::process::id()
+    );
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "export DATABRICKS_HOST={url}")?;
-    writeln!(stdout, "export DATABRICKS_TOKEN={}", shell_quote(token))?;
-    stdout.flush()
+    stdout.write_all(lines.as_bytes())?;
+    stdout.flush()?;
+    let null = std::fs::File::open("/dev/null")?;
+    // SAFETY: dup2 on two open descriptors; fd 1 is replaced by /dev/null, and the locked
+    // `stdout` handle has nothing buffered.
+    if unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), libc::STDOUT_FILENO) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Runs the command against a fresh emulator. SIGTERM and SIGHUP are passed on to the command;

@@ -1,1 +1,22 @@
-fn main() {}
+//! End-to-end tests: the compiled `databricks` binary against the in-process emulator over
+//! real HTTP on 127.0.0.1, with HOME and the environment isolated per test.
+
+mod harness;
+
+mod acls;
+mod aliases;
+mod completion;
+mod config_files;
+mod configure;
+mod debug_log;
+mod editor;
+mod errors;
+mod examples;
+mod faults;
+mod get;
+mod import_export;
+mod keyvault;
+mod put;
+mod resolution;
+mod smoke;
+mod walkthrough;
