@@ -12,8 +12,11 @@ get, delete the secret, delete the scope. It exits non-zero on the first surpris
 """
 
 import base64
+import json
 import os
 import sys
+import time
+import urllib.request
 
 import databricks.sdk
 from databricks.sdk import WorkspaceClient
@@ -63,4 +66,17 @@ except NotFound as error:
 
 w.secrets.delete_scope(scope=scope)
 assert scope not in [s.name for s in w.secrets.list_scopes()]
+
+# The SDK retries 429 and honours Retry-After: queue one rate-limit fault and time the call.
+fault = {"status": 429, "retry_after": "1", "path": "/api/2.0/secrets/scopes/list"}
+request = urllib.request.Request(
+    f"{host}/__emulator/faults",
+    data=json.dumps(fault).encode(),
+    headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    method="POST",
+)
+urllib.request.urlopen(request).read()
+started = time.monotonic()
+list(w.secrets.list_scopes())
+print(f"list_scopes after an injected 429 (Retry-After: 1) succeeded in {time.monotonic() - started:.1f} s")
 print("OK: the SDK works against the emulator")

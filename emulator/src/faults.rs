@@ -230,7 +230,7 @@ impl FaultQueue {
             .iter()
             .position(|fault| fault.matches(method, path))?;
         let fault = &mut self.pending[index];
-        fault.count -= 1;
+        fault.count = fault.count.saturating_sub(1);
         if fault.count == 0 {
             Some(self.pending.remove(index))
         } else {

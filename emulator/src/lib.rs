@@ -208,7 +208,15 @@ impl Emulator {
     }
 
     /// Queues a fault, like `POST /__emulator/faults`.
+    ///
+    /// # Panics
+    ///
+    /// If the fault is invalid (see [`Fault::validate`]): that is a mistake in the test.
+    #[track_caller]
     pub fn inject_fault(&self, fault: Fault) {
+        if let Err(problem) = fault.validate() {
+            panic!("invalid fault {fault:?}: {problem}");
+        }
         lock(&self.shared.faults).push(fault);
     }
 

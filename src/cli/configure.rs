@@ -81,8 +81,12 @@ fn warn_if_plain_http(host: &str) {
 
 /// The first line of the file, trimmed.
 fn token_from_file(path: &Path) -> Result<Secret> {
-    let bytes =
-        fs::read(path).with_context(|| format!("cannot read the token file {}", path.display()))?;
+    let bytes = fs::read(path).with_context(|| {
+        format!(
+            "cannot read the token file {} (check the path)",
+            path.display()
+        )
+    })?;
     let text = String::from_utf8(bytes).map_err(|_| {
         anyhow::anyhow!(
             "the token file {} is not UTF-8 text; put the token on its first line",

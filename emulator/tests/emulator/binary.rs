@@ -92,6 +92,9 @@ fn serve_is_the_default_and_sigint_stops_it() {
         lines.next().unwrap().unwrap(),
         "export DATABRICKS_TOKEN=dapi-emulator-admin-token"
     );
+    let pid_line = format!("export DATABRICKS_EMULATOR_PID={}", child.id());
+    assert_eq!(lines.next().unwrap().unwrap(), pid_line);
+    assert!(lines.next().is_none(), "stdout is closed after the exports");
     send_signal(&child, libc::SIGINT);
     assert!(wait_with_limit(&mut child, Duration::from_secs(5)).success());
 }

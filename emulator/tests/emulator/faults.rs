@@ -203,6 +203,13 @@ async fn fault_endpoint_needs_an_admin_and_a_valid_fault() {
     admin.list_scopes().await.assert_empty_ok();
 }
 
+#[test]
+#[should_panic(expected = "count must be at least 1")]
+fn injecting_an_invalid_fault_in_process_is_a_test_bug() {
+    let (emulator, _api) = start();
+    emulator.inject_fault(Fault::status(503).with_count(0));
+}
+
 #[tokio::test]
 async fn the_request_log_redacts_secrets_and_records_outcomes() {
     let emulator = start_with_users(Config::default());
