@@ -1,5 +1,3 @@
-// Temporary while the modules are being wired into the command tree.
-#![allow(dead_code, unused_imports)]
 
 mod api;
 mod cli;

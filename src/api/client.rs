@@ -225,6 +225,7 @@ impl Client {
         })
     }
 
+    #[cfg(test)]
     pub fn host(&self) -> &str {
         &self.inner.host
     }

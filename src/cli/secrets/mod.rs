@@ -123,7 +123,7 @@ fn print_reply(
 ) -> anyhow::Result<()> {
     match format {
         Format::Json => output::print_json(raw)?,
-        Format::Table => output::write_stdout(table().render().as_bytes())?,
+        Format::Table => table().print()?,
     }
     Ok(())
 }
