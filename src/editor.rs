@@ -73,6 +73,11 @@ pub enum EditorError {
 
     #[error("cannot read back the edited file ({0}); nothing was sent")]
     ReadBack(#[source] io::Error),
+
+    #[error(
+        "{signal} arrived while the editor was open, so the edit was abandoned; nothing was sent"
+    )]
+    Terminated { signal: &'static str },
 }
 
 /// Opens the user's editor (`$VISUAL`, else `$EDITOR`, else `vi` / `notepad`) on the template
@@ -164,10 +169,13 @@ fn private_directory() -> io::Result<tempfile::TempDir> {
 /// Runs the editor on `path` and waits for it; success means it exited with status 0.
 fn run_editor(editor: &str, path: &Path) -> Result<(), EditorError> {
     let mut command = shell_command(editor, path);
-    let status = {
-        let _interrupts = interrupts::Ignored::while_child_runs(&mut command);
-        command.status()
+    let (status, termination) = {
+        let signals = interrupts::SignalGuard::while_child_runs(&mut command);
+        (command.status(), signals.termination())
     };
+    if let Some(signal) = termination {
+        return Err(EditorError::Terminated { signal });
+    }
     let status = status.map_err(|error| EditorError::NotStarted {
         editor: editor.to_string(),
         detail: error.to_string(),
@@ -217,25 +225,61 @@ fn shell_command(editor: &str, path: &Path) -> Command {
 mod interrupts {
     //! Like git: while the editor runs, this process ignores SIGINT and SIGQUIT, so Ctrl-C
     //! only reaches the editor, which exits non-zero, and the temporary file is removed.
+    //! SIGHUP and SIGTERM (terminal closed, session stopped) are caught instead of ending the
+    //! process on the spot with the typed value left on disk: the edit is abandoned once the
+    //! editor exits, whatever it answered, and the temporary file is removed.
 
     use std::os::unix::process::CommandExt;
     use std::process::Command;
+    use std::sync::atomic::{AtomicI32, Ordering};
     use std::sync::{Mutex, MutexGuard, PoisonError};
 
     const SIGNALS: [libc::c_int; 2] = [libc::SIGINT, libc::SIGQUIT];
 
+    const CAUGHT: [libc::c_int; 2] = [libc::SIGHUP, libc::SIGTERM];
+
+    /// The last of [`CAUGHT`] that arrived while the editor ran, 0 for none.
+    static CAUGHT_SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+    extern "C" fn note_signal(signal: libc::c_int) {
+        CAUGHT_SIGNAL.store(signal, Ordering::SeqCst);
+    }
+
+    /// Catches `signal` with [`note_signal`], unless it is ignored (as under `nohup`).
+    fn catch_unless_ignored(signal: libc::c_int) -> libc::sighandler_t {
+        let handler = note_signal as extern "C" fn(libc::c_int) as *const () as libc::sighandler_t;
+        // SAFETY: the handler only stores into an atomic, which is async-signal-safe.
+        let before = unsafe { libc::signal(signal, handler) };
+        if before == libc::SIG_IGN {
+            // SAFETY: puts back the disposition that was in place before.
+            unsafe { libc::signal(signal, libc::SIG_IGN) };
+        }
+        before
+    }
+
+    fn restore(signals: [libc::c_int; 2], previous: [libc::sighandler_t; 2]) {
+        for (signal, before) in signals.into_iter().zip(previous) {
+            if before != libc::SIG_ERR {
+                // SAFETY: puts back the disposition that was in place before.
+                unsafe { libc::signal(signal, before) };
+            }
+        }
+    }
+
     /// Dispositions are process-wide: one editor at a time, so restoring is never mixed up.
     pub(super) static EDITOR_RUNNING: Mutex<()> = Mutex::new(());
 
-    /// Ignores the signals until dropped, then restores what was there before.
-    pub struct Ignored {
+    /// Ignores or catches the signals until dropped, then restores what was there before.
+    pub struct SignalGuard {
         previous: [libc::sighandler_t; 2],
+        previous_caught: [libc::sighandler_t; 2],
         _one_at_a_time: MutexGuard<'static, ()>,
     }
 
-    impl Ignored {
-        /// Ignores the signals here, and arranges for `child` to get back the dispositions
-        /// it would have had (a disposition set to ignore is inherited across exec).
+    impl SignalGuard {
+        /// Ignores SIGINT and SIGQUIT and catches SIGHUP and SIGTERM here, and arranges for
+        /// `child` to get back the dispositions it would have had (a disposition set to ignore
+        /// is inherited across exec).
         pub fn while_child_runs(child: &mut Command) -> Self {
             let lock = EDITOR_RUNNING
                 .lock()
@@ -254,21 +298,30 @@ mod interrupts {
             };
             // SAFETY: the closure only calls the async-signal-safe `signal`.
             unsafe { child.pre_exec(restore_in_child) };
-            Ignored {
+            // A caught signal is reset to its default in the child by exec itself.
+            CAUGHT_SIGNAL.store(0, Ordering::SeqCst);
+            let previous_caught = CAUGHT.map(catch_unless_ignored);
+            SignalGuard {
                 previous,
+                previous_caught,
                 _one_at_a_time: lock,
+            }
+        }
+
+        /// The name of the hang-up or termination signal that arrived meanwhile, if any.
+        pub fn termination(&self) -> Option<&'static str> {
+            match CAUGHT_SIGNAL.load(Ordering::SeqCst) {
+                libc::SIGHUP => Some("SIGHUP"),
+                libc::SIGTERM => Some("SIGTERM"),
+                _ => None,
             }
         }
     }
 
-    impl Drop for Ignored {
+    impl Drop for SignalGuard {
         fn drop(&mut self) {
-            for (signal, before) in SIGNALS.into_iter().zip(self.previous) {
-                if before != libc::SIG_ERR {
-                    // SAFETY: puts back the disposition that was in place before.
-                    unsafe { libc::signal(signal, before) };
-                }
-            }
+            restore(SIGNALS, self.previous);
+            restore(CAUGHT, self.previous_caught);
         }
     }
 }
@@ -278,11 +331,15 @@ mod interrupts {
     use std::process::Command;
 
     /// Windows delivers Ctrl-C to the console's processes; the editor handles its own.
-    pub struct Ignored;
+    pub struct SignalGuard;
 
-    impl Ignored {
+    impl SignalGuard {
         pub fn while_child_runs(_child: &mut Command) -> Self {
-            Ignored
+            SignalGuard
+        }
+
+        pub fn termination(&self) -> Option<&'static str> {
+            None
         }
     }
 }
@@ -400,6 +457,7 @@ mod tests {
                 editor: "nope".into(),
                 detail: "not found".into(),
             },
+            EditorError::Terminated { signal: "SIGHUP" },
         ];
         for error in errors {
             assert!(error.to_string().contains("nothing was sent"), "{error}");
@@ -524,14 +582,17 @@ mod tests {
                 }
             }
             let mut command = Command::new("true");
-            let ignored = interrupts::Ignored::while_child_runs(&mut command);
+            let guard = interrupts::SignalGuard::while_child_runs(&mut command);
             assert_eq!(disposition(libc::SIGINT), libc::SIG_IGN);
             assert_eq!(disposition(libc::SIGQUIT), libc::SIG_IGN);
-            drop(ignored);
+            assert_ne!(disposition(libc::SIGTERM), libc::SIG_DFL);
+            assert_eq!(guard.termination(), None);
+            drop(guard);
             // With no editor running, the harness's default dispositions are back.
             let _no_editor_running = interrupts::EDITOR_RUNNING.lock();
             assert_eq!(disposition(libc::SIGINT), libc::SIG_DFL);
             assert_eq!(disposition(libc::SIGQUIT), libc::SIG_DFL);
+            assert_eq!(disposition(libc::SIGTERM), libc::SIG_DFL);
         }
     }
 }

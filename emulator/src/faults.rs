@@ -135,9 +135,7 @@ impl Fault {
         if self.count == 0 {
             return Err("count must be at least 1".into());
         }
-        if let Some(status) = self.status
-            && !(100..=599).contains(&status)
-        {
+        if let Some(status) = self.status.filter(|status| !(100..=599).contains(status)) {
             return Err(format!("status {status} is not an HTTP status (100-599)"));
         }
         let headers = [
@@ -146,9 +144,10 @@ impl Fault {
             ("location", &self.location),
         ];
         for (name, value) in headers {
-            if let Some(value) = value
-                && hyper::header::HeaderValue::from_str(value).is_err()
-            {
+            let valid = value
+                .as_deref()
+                .is_none_or(|value| hyper::header::HeaderValue::from_str(value).is_ok());
+            if !valid {
                 return Err(format!("{name} is not a valid HTTP header value"));
             }
         }

@@ -479,12 +479,16 @@ impl Client {
             );
             return Failure::Final(Error::Connect { host, detail });
         }
+        let detail = root_cause(error);
+        // Once connected, the request may have been sent and carried out.
+        let (failure, maybe_processed) = if error.is_connect() {
+            (Error::Connect { host, detail }, false)
+        } else {
+            (Error::ConnectionLost { host, detail }, true)
+        };
         Failure::Connection {
-            error: Error::Connect {
-                host,
-                detail: root_cause(error),
-            },
-            maybe_processed: !error.is_connect(),
+            error: failure,
+            maybe_processed,
         }
     }
 
@@ -672,7 +676,7 @@ fn retry_reason(error: &Error) -> String {
             status, error_code, ..
         } => format!("{status} {error_code}"),
         Error::UnexpectedBody { status, .. } => format!("HTTP {status}"),
-        Error::Connect { detail, .. } => detail.clone(),
+        Error::Connect { detail, .. } | Error::ConnectionLost { detail, .. } => detail.clone(),
         other => other.to_string(),
     }
 }

@@ -39,6 +39,12 @@ pub enum Error {
         "cannot connect to {host}: {detail}; check the host in your profile or DATABRICKS_HOST and your network"
     )]
     Connect { host: String, detail: String },
+    /// The request went out but the connection broke before a complete answer came back.
+    #[error(
+        "the connection to {host} was lost before a complete answer arrived ({detail}); \
+         try again, and check your network or proxy if it keeps happening"
+    )]
+    ConnectionLost { host: String, detail: String },
     #[error("{0}")]
     InvalidRequest(String),
 }

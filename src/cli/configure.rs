@@ -57,7 +57,7 @@ impl Configure {
             None => answers.host(current_host.as_deref())?,
         };
         let host = config::normalize_host(&host_input)?;
-        warn_if_plain_http(&host);
+        super::warn_if_plain_http(&host);
         let token = match (&self.token_file, self.aad_token) {
             (Some(token_file), _) => token_from_file(token_file)?,
             (None, true) => aad_token(std::env::var(AAD_TOKEN_VARIABLE).ok())?,
@@ -67,15 +67,6 @@ impl Configure {
         file.set_token_auth(profile, &host, &token, self.insecure)?;
         file.save()?;
         Ok(())
-    }
-}
-
-fn warn_if_plain_http(host: &str) {
-    if host.starts_with("http://") && !config::is_loopback_host(host) {
-        eprintln!(
-            "Warning: {host} uses plain http://, so the token would travel unencrypted; \
-             use https:// unless this is a trusted local endpoint"
-        );
     }
 }
 
@@ -173,7 +164,8 @@ impl Answers {
             let answer = match self {
                 Answers::Terminal => {
                     eprint!("{prompt}");
-                    let typed = rpassword::read_password().context("cannot read the token")?;
+                    let typed = interrupt::deferred(rpassword::read_password)
+                        .context("cannot read the token")?;
                     Some(Secret::new(typed))
                 }
                 Answers::Piped(input) => read_line(input)?.map(Secret::new),
@@ -194,6 +186,47 @@ impl Answers {
             eprintln!("A token is required.");
         }
         bail!("no token given: pass --token-file PATH, or type the token when asked")
+    }
+}
+
+/// Ctrl-C at the hidden token prompt: rpassword reads it as a character and raises SIGINT while
+/// the terminal is still without echo, so the process would die leaving the user's terminal
+/// silent. SIGINT is therefore only noted during the read, rpassword restores the terminal as it
+/// returns, and then the process ends by SIGINT as usual.
+#[cfg(unix)]
+mod interrupt {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+    extern "C" fn note_interrupt(_signal: libc::c_int) {
+        INTERRUPTED.store(true, Ordering::SeqCst);
+    }
+
+    /// Runs `read` with SIGINT deferred until it has returned (unless SIGINT is ignored).
+    pub fn deferred<T>(read: impl FnOnce() -> T) -> T {
+        let handler =
+            note_interrupt as extern "C" fn(libc::c_int) as *const () as libc::sighandler_t;
+        // SAFETY: the handler only stores into an atomic, which is async-signal-safe.
+        let before = unsafe { libc::signal(libc::SIGINT, handler) };
+        let result = read();
+        if before != libc::SIG_ERR {
+            // SAFETY: puts back the disposition that was in place before.
+            unsafe { libc::signal(libc::SIGINT, before) };
+        }
+        if INTERRUPTED.swap(false, Ordering::SeqCst) && before != libc::SIG_IGN {
+            // SAFETY: `raise` delivers the signal to this thread under the disposition restored
+            // above: the default ends the process, as the interrupt meant to.
+            unsafe { libc::raise(libc::SIGINT) };
+        }
+        result
+    }
+}
+
+#[cfg(not(unix))]
+mod interrupt {
+    pub fn deferred<T>(read: impl FnOnce() -> T) -> T {
+        read()
     }
 }
 

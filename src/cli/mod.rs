@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::api::{self, Auth, Client, ClientOptions};
-use crate::config::{self, Credentials, Resolved};
+use crate::config::{self, Credentials, Resolved, Source};
 
 /// Manage Databricks authentication profiles and secrets.
 #[derive(Parser, Debug)]
@@ -95,7 +95,7 @@ impl Context {
     /// Resolves the credentials and builds the one HTTP client of this process.
     pub fn connect(&self) -> anyhow::Result<Connection> {
         let resolved = config::resolve(self.global.profile.as_deref())?;
-        warn_if_token_travels_in_clear(&resolved);
+        warn_if_plain_http(&resolved.host);
         let client = Client::new(self.client_options(&resolved))?;
         Ok(Connection { client, resolved })
     }
@@ -122,11 +122,11 @@ impl Context {
     }
 }
 
-fn warn_if_token_travels_in_clear(resolved: &Resolved) {
-    if resolved.host.starts_with("http://") && !config::is_loopback_host(&resolved.host) {
+/// Warns when credentials for `host` would cross the network unencrypted.
+pub fn warn_if_plain_http(host: &str) {
+    if host.starts_with("http://") && !config::is_loopback_host(host) {
         eprintln!(
-            "Warning: {} uses plain http://, so the credentials travel unencrypted; use https://",
-            resolved.host
+            "Warning: {host} uses plain http://, so the credentials travel unencrypted; use https://"
         );
     }
 }
@@ -142,9 +142,9 @@ impl Connection {
     pub fn explain(&self, error: api::Error) -> anyhow::Error {
         let hint = match error.status() {
             Some(401) => Some(format!(
-                "the workspace did not accept the credentials from {}; check the token \
-                 (run `databricks configure --token` to set a new one)",
-                self.resolved.source
+                "the workspace did not accept the credentials from {}; {}",
+                self.resolved.source,
+                how_to_replace_credentials(&self.resolved.source)
             )),
             Some(403) => Some(format!(
                 "the credentials from {} lack a permission this call needs; ask a scope \
@@ -157,6 +157,17 @@ impl Connection {
             Some(hint) => anyhow::anyhow!("{error}\nHint: {hint}"),
             None => error.into(),
         }
+    }
+}
+
+fn how_to_replace_credentials(source: &Source) -> String {
+    match source {
+        Source::Profile { name, .. } => format!(
+            "check its token, or set a new one with `databricks configure --token --profile {name}`"
+        ),
+        Source::Environment => "check DATABRICKS_TOKEN (or DATABRICKS_USERNAME and \
+             DATABRICKS_PASSWORD)"
+            .to_string(),
     }
 }
 
@@ -179,7 +190,7 @@ fn api_hint(error: &api::Error) -> Option<String> {
                 .to_string(),
         );
     }
-    if error_code == "BAD_REQUEST" {
+    if error_code == "BAD_REQUEST" && mentions_key_vault(message) {
         return Some(
             "a scope backed by Azure Key Vault is read-only through Databricks; manage its \
              secrets with Azure's tools (for example `az keyvault secret set`)"
@@ -187,4 +198,10 @@ fn api_hint(error: &api::Error) -> Option<String> {
         );
     }
     None
+}
+
+/// BAD_REQUEST is the service's generic refusal; only the Key Vault one names the vault
+/// ("Azure KeyVault-backed scope", "backed by Azure Key Vault").
+fn mentions_key_vault(message: &str) -> bool {
+    message.to_lowercase().replace(' ', "").contains("keyvault")
 }

@@ -57,6 +57,14 @@ pub enum ConfigError {
     },
 
     #[error(
+        "profile `{profile}` not found: the config file {} does not exist; run \
+         `databricks configure --token --profile {profile}` to create it, or set \
+         DATABRICKS_CONFIG_FILE to the file that has it",
+        path.display()
+    )]
+    ConfigFileMissing { profile: String, path: PathBuf },
+
+    #[error(
         "profile `{profile}` in {} has no {missing}; run `databricks configure --token --profile {profile}` \
          to set it",
         path.display()
@@ -68,8 +76,8 @@ pub enum ConfigError {
     },
 
     #[error(
-        "the environment sets DATABRICKS_HOST or DATABRICKS_TOKEN but not {missing}; set {missing} \
-         too, or unset the DATABRICKS_* variables to use the config file"
+        "the credentials in the environment are incomplete: {missing} is not set; set it too, \
+         or unset the DATABRICKS_* variables to use the config file"
     )]
     IncompleteEnvironment { missing: &'static str },
 

@@ -83,6 +83,13 @@ fn resolve_in(path: &Path, profile: Option<&str>, env: Env) -> Result<Resolved, 
 
 fn from_profile(file: &ProfileFile, name: &str) -> Result<Resolved, ConfigError> {
     if !file.has_profile(name) {
+        // A missing file loads as an empty one; say so rather than "it has no profiles".
+        if !file.path().exists() {
+            return Err(ConfigError::ConfigFileMissing {
+                profile: name.to_string(),
+                path: file.path().to_path_buf(),
+            });
+        }
         return Err(ConfigError::ProfileNotFound {
             profile: name.to_string(),
             path: file.path().to_path_buf(),
@@ -274,9 +281,23 @@ mod tests {
         };
         assert_eq!((profile.as_str(), path), ("prod", &setup.path));
         assert_eq!(available, &["DEFAULT", "dev"]);
-        let setup = Setup::new(None);
+        let setup = Setup::new(Some("# no profiles yet\n"));
         let error = setup.resolve(Some("prod")).unwrap_err();
         assert!(error.to_string().contains("it has no profiles"), "{error}");
+    }
+
+    #[test]
+    fn a_named_profile_without_a_config_file_says_the_file_is_missing() {
+        let setup = Setup::new(None);
+        let error = setup.resolve(Some("prod")).unwrap_err();
+        assert!(
+            matches!(&error, ConfigError::ConfigFileMissing { profile, path }
+                if profile == "prod" && path == &setup.path),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(message.contains("does not exist"), "{message}");
+        assert!(message.contains("DATABRICKS_CONFIG_FILE"), "{message}");
     }
 
     #[test]
@@ -359,7 +380,7 @@ mod tests {
             .env("DATABRICKS_USERNAME", "me");
         let error = setup.resolve(None).unwrap_err();
         assert!(
-            error.to_string().contains("not DATABRICKS_PASSWORD"),
+            error.to_string().contains("DATABRICKS_PASSWORD is not set"),
             "{error}"
         );
     }

@@ -59,7 +59,10 @@ fn permission_is_accepted_in_any_case_and_sent_upper_case() {
             json!({"scope": SCOPE, "principal": "data-team", "permission": sent})
         );
     }
-    assert_eq!(env.emulator.acl(SCOPE, "data-team"), Some(Permission::Manage));
+    assert_eq!(
+        env.emulator.acl(SCOPE, "data-team"),
+        Some(Permission::Manage)
+    );
 }
 
 #[test]
@@ -120,7 +123,9 @@ fn acl_lifecycle_put_overwrite_get_list_delete() {
         one,
         "Principal    Permission\n-----------  ------------\ndata-team    MANAGE\n"
     );
-    let one_json = env.run(&[&get[..], &["data-team", "-o", "json"]].concat()).ok();
+    let one_json = env
+        .run(&[&get[..], &["data-team", "-o", "json"]].concat())
+        .ok();
     assert_eq!(
         one_json,
         "{\n  \"principal\": \"data-team\",\n  \"permission\": \"MANAGE\"\n}\n"
@@ -139,7 +144,10 @@ fn acl_lifecycle_put_overwrite_get_list_delete() {
 
     let gone = env.run(&[&get[..], &["data-team"]].concat());
     let stderr = gone.fails_with(1);
-    assert!(stderr.starts_with("Error: RESOURCE_DOES_NOT_EXIST: "), "{stderr}");
+    assert!(
+        stderr.starts_with("Error: RESOURCE_DOES_NOT_EXIST: "),
+        "{stderr}"
+    );
     assert!(gone.stdout.is_empty());
 }
 
@@ -148,7 +156,10 @@ fn acls_of_a_missing_scope_report_the_service_error() {
     let env = TestEnv::new();
     let run = env.run(&["secrets", "list-acls", "nope"]);
     let stderr = run.fails_with(1);
-    assert!(stderr.starts_with("Error: RESOURCE_DOES_NOT_EXIST: "), "{stderr}");
+    assert!(
+        stderr.starts_with("Error: RESOURCE_DOES_NOT_EXIST: "),
+        "{stderr}"
+    );
     assert!(stderr.contains("nope"), "{stderr}");
 }
 
@@ -200,10 +211,16 @@ fn a_read_user_can_list_and_get_but_not_put() {
     assert_denied(&run_as(&env, "reader", &put), "reader");
     let delete = ["secrets", "delete", SCOPE, "db-password"];
     assert_denied(&run_as(&env, "reader", &delete), "reader");
-    assert_denied(&run_as(&env, "reader", &["secrets", "list-acls", SCOPE]), "reader");
+    assert_denied(
+        &run_as(&env, "reader", &["secrets", "list-acls", SCOPE]),
+        "reader",
+    );
     let grant = ["secrets", "put-acl", SCOPE, "reader@example.com", "MANAGE"];
     assert_denied(&run_as(&env, "reader", &grant), "reader");
-    assert_denied(&run_as(&env, "reader", &["secrets", "delete-scope", SCOPE]), "reader");
+    assert_denied(
+        &run_as(&env, "reader", &["secrets", "delete-scope", SCOPE]),
+        "reader",
+    );
     assert_eq!(env.emulator.secret_bytes(SCOPE, "new-key"), None);
     assert_eq!(env.emulator.scope_names(), [SCOPE]);
 }
@@ -213,21 +230,33 @@ fn a_write_user_can_put_and_delete_but_not_manage_acls() {
     let env = matrix_env();
     let put = ["secrets", "put", SCOPE, "api-key", "--string-value", "abc"];
     assert_eq!(run_as(&env, "writer", &put).ok(), "");
-    assert_eq!(env.emulator.secret_bytes(SCOPE, "api-key"), Some(b"abc".to_vec()));
+    assert_eq!(
+        env.emulator.secret_bytes(SCOPE, "api-key"),
+        Some(b"abc".to_vec())
+    );
     let value = run_as(&env, "writer", &["secrets", "get", SCOPE, "api-key"]);
     assert_eq!(value.stdout, b"abc");
     run_as(&env, "writer", &["secrets", "delete", SCOPE, "api-key"]).ok();
     assert_eq!(env.emulator.secret_bytes(SCOPE, "api-key"), None);
 
-    assert_denied(&run_as(&env, "writer", &["secrets", "list-acls", SCOPE]), "writer");
+    assert_denied(
+        &run_as(&env, "writer", &["secrets", "list-acls", SCOPE]),
+        "writer",
+    );
     let get_acl = ["secrets", "get-acl", SCOPE, "writer@example.com"];
     assert_denied(&run_as(&env, "writer", &get_acl), "writer");
     let grant = ["secrets", "put-acl", SCOPE, "writer@example.com", "MANAGE"];
     assert_denied(&run_as(&env, "writer", &grant), "writer");
     let revoke = ["secrets", "delete-acl", SCOPE, "readers"];
     assert_denied(&run_as(&env, "writer", &revoke), "writer");
-    assert_denied(&run_as(&env, "writer", &["secrets", "delete-scope", SCOPE]), "writer");
-    assert_eq!(env.emulator.acl(SCOPE, "writer@example.com"), Some(Permission::Write));
+    assert_denied(
+        &run_as(&env, "writer", &["secrets", "delete-scope", SCOPE]),
+        "writer",
+    );
+    assert_eq!(
+        env.emulator.acl(SCOPE, "writer@example.com"),
+        Some(Permission::Write)
+    );
     assert_eq!(env.emulator.acl(SCOPE, "readers"), Some(Permission::Read));
 }
 
@@ -237,7 +266,10 @@ fn a_manage_user_through_a_group_can_do_everything() {
     let put = ["secrets", "put", SCOPE, "api-key", "--string-value", "abc"];
     run_as(&env, "manager", &put).ok();
     let listed = run_as(&env, "manager", &["secrets", "list", SCOPE]).ok();
-    assert!(listed.contains("api-key") && listed.contains("db-password"), "{listed}");
+    assert!(
+        listed.contains("api-key") && listed.contains("db-password"),
+        "{listed}"
+    );
     let grant = ["secrets", "put-acl", SCOPE, "outsider@example.com", "read"];
     run_as(&env, "manager", &grant).ok();
     let acls = run_as(&env, "manager", &["secrets", "list-acls", SCOPE]).ok();
@@ -255,7 +287,10 @@ fn a_user_without_a_rule_can_see_the_scope_but_nothing_in_it() {
     let env = matrix_env();
     let scopes = run_as(&env, "outsider", &["secrets", "list-scopes"]).ok();
     assert!(scopes.contains(SCOPE), "{scopes}");
-    assert_denied(&run_as(&env, "outsider", &["secrets", "list", SCOPE]), "outsider");
+    assert_denied(
+        &run_as(&env, "outsider", &["secrets", "list", SCOPE]),
+        "outsider",
+    );
     let get = ["secrets", "get", SCOPE, "db-password"];
     assert_denied(&run_as(&env, "outsider", &get), "outsider");
 }
@@ -269,5 +304,27 @@ fn an_unknown_token_gets_a_hint_to_configure_a_new_one() {
     assert!(stderr.starts_with("Error: "), "{stderr}");
     assert!(stderr.contains("profile `stale`"), "{stderr}");
     assert!(stderr.contains("databricks configure --token"), "{stderr}");
-    assert!(!stderr.contains("revoked-token"), "the token is never shown: {stderr}");
+    assert!(
+        !stderr.contains("revoked-token"),
+        "the token is never shown: {stderr}"
+    );
+}
+
+#[test]
+fn the_strongest_of_a_users_own_and_group_rules_applies() {
+    let config = Config::default()
+        .with_user("carol@example.com", "carol-token")
+        .with_group("leads", ["carol@example.com"]);
+    let env = env_with_team_scope(config);
+    env.add_profile("carol", "carol-token");
+    put_acl(&env, "carol@example.com", "READ");
+    let put = ["secrets", "put", SCOPE, "k", "--string-value", "v"];
+    assert_denied(&run_as(&env, "carol", &put), "carol");
+
+    put_acl(&env, "leads", "WRITE");
+    run_as(&env, "carol", &put).ok();
+    assert_eq!(env.emulator.secret_bytes(SCOPE, "k"), Some(b"v".to_vec()));
+
+    env.run(&["secrets", "delete-acl", SCOPE, "leads"]).ok();
+    assert_denied(&run_as(&env, "carol", &put), "carol");
 }

@@ -1,1 +1,405 @@
-//! (being written)
+//! Config file robustness through the binary: malformed files, the variants Python's
+//! configparser (the legacy CLI's reader) accepts, concurrent `configure` runs, symlinks, mode.
+//!
+//! What configparser does with each case was checked with Python 3.11
+//! (`configparser.ConfigParser().read(path, encoding="utf-8")`):
+//! - a setting before any header: `MissingSectionHeaderError` (line 1);
+//! - bytes that are not UTF-8: `UnicodeDecodeError`; a NUL-garbage line without `=`:
+//!   `ParsingError`;
+//! - a key without `=` or `:`: `ParsingError` naming the line; `= v` (no key): `ParsingError`;
+//! - a repeated section: `DuplicateSectionError`, but a repeated `[DEFAULT]` is merged;
+//!   a repeated key (any case) in one section: `DuplicateOptionError`;
+//! - CRLF and lone-CR line endings: read normally (universal newlines);
+//! - `key: value` and upper-case key names: read normally;
+//! - a UTF-8 BOM: `MissingSectionHeaderError` (`'\ufeff[DEFAULT]'`). Here the binary reads the
+//!   file as `encoding="utf-8-sig"` would (BOM skipped): files saved by Windows Notepad work,
+//!   and nothing that configparser reads is read differently.
+//!
+//! Every error case must exit 1 with `Error: <file>, line <n>: <problem>` and never show the
+//! line's text (it may hold a token).
+
+use std::fs;
+use std::path::Path;
+use std::process::{Child, Stdio};
+
+use crate::harness::TestEnv;
+
+const TOKEN: &str = "dapi-config-files-token";
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+}
+
+/// Names in `directory` that look like leftover temporary files.
+fn leftovers(directory: &Path) -> Vec<String> {
+    fs::read_dir(directory)
+        .expect("directory readable")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|name| name.ends_with(".tmp") || name.starts_with(".databrickscfg."))
+        .collect()
+}
+
+/// Writes `bytes` as the config file and checks that a secrets command and `configure` both
+/// refuse it with `problem` on `line`, leaving it untouched.
+#[track_caller]
+fn assert_rejected(bytes: &[u8], line: usize, problem: &str) {
+    let env = TestEnv::new();
+    fs::write(env.config_path(), bytes).expect("config written");
+    let expected = format!(
+        "Error: {}, line {line}: {problem}; fix that line, or move the file away and run \
+         `databricks configure`\n",
+        env.config_path().display()
+    );
+    let run = env.run(&["secrets", "list-scopes"]);
+    assert_eq!(
+        run.fails_with(1),
+        expected,
+        "{:?}",
+        String::from_utf8_lossy(bytes)
+    );
+    let run = env.run_with_stdin(
+        &["configure", "--token", "--host", "https://new.example.com"],
+        b"dapi-new\n",
+    );
+    assert_eq!(run.fails_with(1), expected);
+    assert_eq!(fs::read(env.config_path()).expect("config readable"), bytes);
+    assert!(env.api_requests().is_empty());
+}
+
+#[test]
+fn a_setting_before_any_section_header_is_an_error() {
+    assert_rejected(
+        format!("host = https://a.example.com\n[DEFAULT]\ntoken = {TOKEN}\n").as_bytes(),
+        1,
+        "missing section header: a setting appears before any `[profile]` line",
+    );
+}
+
+#[test]
+fn binary_garbage_is_an_error_naming_the_line() {
+    assert_rejected(
+        b"[DEFAULT]\nhost = https://a.example.com\n\x00\x01\x02garbage\x00\n",
+        3,
+        "it contains a NUL byte (is this a binary file?)",
+    );
+    assert_rejected(
+        b"[DEFAULT]\nhost = https://a.example.com\ntoken = \xff\xfe\x9c\n",
+        3,
+        "the text is not valid UTF-8",
+    );
+}
+
+#[test]
+fn a_key_without_a_delimiter_is_an_error_that_does_not_show_the_line() {
+    let text = format!("[DEFAULT]\nhost = https://a.example.com\n{TOKEN}\n");
+    assert_rejected(
+        text.as_bytes(),
+        3,
+        "expected `key = value`, `key: value` or a `[profile]` header",
+    );
+    assert_rejected(
+        b"[DEFAULT]\n= https://a.example.com\n",
+        2,
+        "a setting has no key name before `=` or `:`",
+    );
+}
+
+#[test]
+fn duplicate_sections_and_keys_are_errors() {
+    assert_rejected(
+        b"[a]\nhost = https://a.example.com\n[b]\nhost = https://b.example.com\n[a]\ntoken = t\n",
+        5,
+        "duplicate section [a]",
+    );
+    assert_rejected(
+        b"[a]\nhost = https://a.example.com\nHOST = https://b.example.com\n",
+        3,
+        "duplicate key `host` in section [a]",
+    );
+}
+
+#[test]
+fn a_repeated_default_section_is_merged_as_configparser_does() {
+    let env = TestEnv::new();
+    env.write_config(&format!(
+        "[DEFAULT]\nhost = {}\n\n[other]\nhost = https://other.example.com\ntoken = x\n\n\
+         [DEFAULT]\ntoken = {}\n",
+        env.url(),
+        env.emulator.admin_token()
+    ));
+    env.run(&["secrets", "create-scope", "merged"]).ok();
+    assert_eq!(env.emulator.scope_names(), ["merged"]);
+}
+
+#[test]
+fn crlf_cr_colon_and_upper_case_keys_are_read_as_configparser_does() {
+    let env = TestEnv::new();
+    let (url, token) = (env.url(), env.emulator.admin_token());
+    let variants = [
+        format!("[DEFAULT]\r\nhost = {url}\r\ntoken = {token}\r\n"),
+        format!("[DEFAULT]\rhost = {url}\rtoken = {token}\r"),
+        format!("# comment\n; another\n[DEFAULT]\nHost: {url}\n  \nTOKEN :   {token}   \n"),
+        format!("[DEFAULT]\nhost = {url}\ntoken = {token}"),
+    ];
+    for (index, text) in variants.iter().enumerate() {
+        env.write_config(text);
+        let scope = format!("variant-{index}");
+        let run = env.run(&["secrets", "create-scope", &scope]);
+        assert_eq!(run.code, 0, "{text:?}: {}", run.stderr);
+    }
+    assert_eq!(env.emulator.scope_names().len(), variants.len());
+}
+
+#[test]
+fn a_utf8_bom_is_skipped_when_reading_and_kept_when_writing() {
+    let env = TestEnv::new();
+    let text = format!(
+        "\u{feff}[DEFAULT]\r\nhost = {}\r\ntoken = {}\r\n",
+        env.url(),
+        env.emulator.admin_token()
+    );
+    env.write_config(&text);
+    env.run(&["secrets", "create-scope", "bom"]).ok();
+    let run = env.run_with_stdin(
+        &[
+            "configure",
+            "--token",
+            "--profile",
+            "second",
+            "--host",
+            "https://b.example.com",
+        ],
+        b"dapi-second\n",
+    );
+    run.ok();
+    assert_eq!(
+        env.read_config(),
+        format!("{text}\r\n[second]\r\nhost = https://b.example.com\r\ntoken = dapi-second\r\n")
+    );
+}
+
+#[test]
+fn configure_keeps_crlf_line_endings_and_other_lines() {
+    let env = TestEnv::new();
+    env.write_config(
+        "; team settings\r\n[DEFAULT]\r\nhost = https://old.example.com\r\ntoken = old\r\n\
+         jobs-api-version = 2.1\r\n\r\n[other]\r\nhost = https://other.example.com\r\n",
+    );
+    let run = env.run_with_stdin(
+        &["configure", "--token", "--host", "https://new.example.com"],
+        b"dapi-new\n",
+    );
+    run.ok();
+    assert_eq!(
+        env.read_config(),
+        "; team settings\r\n[DEFAULT]\r\nhost = https://new.example.com\r\ntoken = dapi-new\r\n\
+         jobs-api-version = 2.1\r\n\r\n[other]\r\nhost = https://other.example.com\r\n"
+    );
+}
+
+/// The file both writers start from; `[other]` points at the emulator.
+fn before_race(env: &TestEnv) -> String {
+    format!(
+        "# shared by two writers\n[DEFAULT]\nhost = https://old.example.com\ntoken = old\n\n\
+         [other]\nhost = {}\ntoken = {}\n",
+        env.url(),
+        env.emulator.admin_token()
+    )
+}
+
+/// The starting file as `configure --host HOST` with `token` leaves it.
+fn after_configure(before: &str, host: &str, token: &str) -> String {
+    before
+        .replace("https://old.example.com", host)
+        .replace("token = old", &format!("token = {token}"))
+}
+
+fn spawn_configure(env: &TestEnv, host: &str, token_file: &Path) -> Child {
+    let token_file = token_file.display().to_string();
+    env.command(&[
+        "configure",
+        "--token",
+        "--host",
+        host,
+        "--token-file",
+        &token_file,
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("configure starts")
+}
+
+#[test]
+fn concurrent_configure_runs_leave_one_whole_result() {
+    let env = TestEnv::new();
+    // Long tokens make a torn or interleaved write far more likely to show.
+    let writers: Vec<(String, String)> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            let token = format!("dapi-{name}-{}", name.repeat(64 * 1024));
+            (format!("https://{name}.example.com"), token)
+        })
+        .collect();
+    let token_files: Vec<_> = writers
+        .iter()
+        .enumerate()
+        .map(|(index, (_, token))| {
+            let path = env.home().join(format!("token-{index}"));
+            fs::write(&path, token).expect("token file written");
+            path
+        })
+        .collect();
+    let before = before_race(&env);
+    let results: Vec<String> = writers
+        .iter()
+        .map(|(host, token)| after_configure(&before, host, token))
+        .collect();
+    for _ in 0..20 {
+        env.write_config(&before);
+        let children: Vec<Child> = writers
+            .iter()
+            .zip(&token_files)
+            .map(|((host, _), token_file)| spawn_configure(&env, host, token_file))
+            .collect();
+        for child in children {
+            let output = child.wait_with_output().expect("configure ends");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(output.status.success(), "{stderr}");
+        }
+        let config = env.read_config();
+        assert!(
+            results.contains(&config),
+            "neither result: {}",
+            &config[..config.len().min(500)]
+        );
+        assert!(
+            leftovers(env.home()).is_empty(),
+            "{:?}",
+            leftovers(env.home())
+        );
+        // The binary itself reads the result.
+        env.run(&["secrets", "list-scopes", "--profile", "other"])
+            .ok();
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_config_stays_a_symlink_and_its_target_is_updated_with_mode_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new();
+    let dotfiles = env.home().join("dotfiles");
+    fs::create_dir(&dotfiles).expect("dotfiles directory");
+    let target = dotfiles.join("databrickscfg");
+    fs::write(
+        &target,
+        "[DEFAULT]\nhost = https://old.example.com\ntoken = old\n",
+    )
+    .expect("target written");
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o644)).expect("loose mode");
+    fs::remove_file(env.config_path()).expect("harness config removed");
+    std::os::unix::fs::symlink("dotfiles/databrickscfg", env.config_path()).expect("symlink");
+
+    let run = env.run_with_stdin(
+        &["configure", "--token", "--host", &env.url()],
+        format!("{}\n", env.emulator.admin_token()).as_bytes(),
+    );
+    run.ok();
+
+    let link = fs::symlink_metadata(env.config_path()).expect("link metadata");
+    assert!(link.file_type().is_symlink());
+    assert_eq!(
+        fs::read_link(env.config_path()).expect("link"),
+        Path::new("dotfiles/databrickscfg")
+    );
+    assert_eq!(
+        fs::read_to_string(&target).expect("target readable"),
+        format!(
+            "[DEFAULT]\nhost = {}\ntoken = {}\n",
+            env.url(),
+            env.emulator.admin_token()
+        )
+    );
+    assert_eq!(mode(&target), 0o600);
+    assert!(leftovers(env.home()).is_empty());
+    assert!(leftovers(&dotfiles).is_empty());
+    // And the secrets commands read through the link.
+    env.run(&["secrets", "create-scope", "through-link"]).ok();
+}
+
+#[cfg(unix)]
+#[test]
+fn a_dangling_symlink_gets_its_target_created() {
+    let env = TestEnv::new();
+    fs::remove_file(env.config_path()).expect("harness config removed");
+    let target = env.home().join("elsewhere").join("cfg");
+    fs::create_dir(target.parent().expect("parent")).expect("directory");
+    std::os::unix::fs::symlink(&target, env.config_path()).expect("symlink");
+    let run = env.run_with_stdin(
+        &["configure", "--token", "--host", "https://a.example.com"],
+        b"dapi-a\n",
+    );
+    run.ok();
+    assert!(
+        fs::symlink_metadata(env.config_path())
+            .expect("link")
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        fs::read_to_string(&target).expect("target"),
+        "[DEFAULT]\nhost = https://a.example.com\ntoken = dapi-a\n"
+    );
+    assert_eq!(mode(&target), 0o600);
+}
+
+#[cfg(unix)]
+#[test]
+fn configure_creates_and_tightens_to_mode_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new();
+    fs::set_permissions(env.config_path(), fs::Permissions::from_mode(0o664)).expect("chmod");
+    env.run_with_stdin(
+        &["configure", "--token", "--host", "https://a.example.com"],
+        b"dapi-a\n",
+    )
+    .ok();
+    assert_eq!(mode(&env.config_path()), 0o600);
+
+    fs::remove_file(env.config_path()).expect("config removed");
+    env.run_with_stdin(
+        &["configure", "--token", "--host", "https://a.example.com"],
+        b"dapi-a\n",
+    )
+    .ok();
+    assert_eq!(mode(&env.config_path()), 0o600);
+    assert!(leftovers(env.home()).is_empty());
+}
+
+#[test]
+fn a_malformed_file_named_by_databricks_config_file_is_reported_with_its_path() {
+    let env = TestEnv::new();
+    let path = env.home().join("team.cfg");
+    fs::write(&path, "[DEFAULT]\nhost\n").expect("config written");
+    let path_text = path.display().to_string();
+    let mut command = env.command(&["secrets", "list-scopes"]);
+    command.env("DATABRICKS_CONFIG_FILE", &path_text);
+    let run = env.run_command(command, b"");
+    let stderr = run.fails_with(1);
+    assert!(
+        stderr.starts_with(&format!(
+            "Error: {path_text}, line 2: expected `key = value`"
+        )),
+        "{stderr}"
+    );
+}

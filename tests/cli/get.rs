@@ -1,1 +1,166 @@
-//! (being written)
+//! `secrets get`: the decoded bytes exactly on stdout, or the API answer with `--output json`.
+
+use serde_json::json;
+
+use crate::harness::TestEnv;
+
+/// A `[DEFAULT]` admin profile and the scope `app`.
+fn env_with_scope() -> TestEnv {
+    let env = TestEnv::new();
+    env.run(&["secrets", "create-scope", "app"]).ok();
+    env
+}
+
+/// Every byte value, NUL and 0xFF included, in an order that is not valid UTF-8.
+fn all_byte_values() -> Vec<u8> {
+    (0..=255u8).rev().chain(0..=255u8).collect()
+}
+
+#[test]
+fn get_writes_the_value_exactly_without_adding_a_newline() {
+    let env = env_with_scope();
+    env.run_with_stdin(&["secrets", "put", "app", "no-newline"], b"s3cr3t")
+        .ok();
+    env.run_with_stdin(&["secrets", "put", "app", "two-lines"], b"one\r\ntwo\n\n")
+        .ok();
+
+    let run = env.run(&["secrets", "get", "--scope", "app", "--key", "no-newline"]);
+    assert_eq!(run.ok(), "s3cr3t");
+    let run = env.run(&["secrets", "get", "--scope", "app", "--key", "two-lines"]);
+    assert_eq!(run.stdout, b"one\r\ntwo\n\n");
+    assert_eq!(run.stderr, "");
+}
+
+#[test]
+fn a_binary_file_round_trips_through_put_and_get_redirected_to_a_file() {
+    let env = env_with_scope();
+    let original = env.home().join("keystore.bin");
+    std::fs::write(&original, all_byte_values()).expect("binary file written");
+    env.run(&[
+        "secrets",
+        "put",
+        "--scope",
+        "app",
+        "--key",
+        "keystore",
+        "--binary-file",
+        original.to_str().expect("UTF-8 path"),
+    ])
+    .ok();
+    assert_eq!(
+        env.emulator.secret_bytes("app", "keystore"),
+        Some(all_byte_values())
+    );
+
+    let mut shell = env.command_with_binary_on_path("sh");
+    shell.args([
+        "-c",
+        "databricks secrets get --scope app --key keystore > copy.bin",
+    ]);
+    let run = env.run_command(shell, b"");
+    assert_eq!(run.ok(), "", "everything went to the file");
+    let copy = std::fs::read(env.home().join("copy.bin")).expect("copy written");
+    assert_eq!(copy, all_byte_values());
+}
+
+#[test]
+fn the_largest_allowed_value_round_trips() {
+    let env = env_with_scope();
+    let value: Vec<u8> = (0..131_072u32).map(|i| (i % 251) as u8).collect();
+    env.run_with_stdin(
+        &["secrets", "put", "app", "big", "--binary-file", "-"],
+        &value,
+    )
+    .ok();
+    let run = env.run(&["secrets", "get", "app", "big"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout == value, "the 128 KiB value came back changed");
+}
+
+#[test]
+fn json_output_is_the_api_answer() {
+    let env = env_with_scope();
+    env.run_with_stdin(&["secrets", "put", "app", "token"], b"abc\xff")
+        .ok();
+    let expected = "{\n  \"key\": \"token\",\n  \"value\": \"YWJj/w==\"\n}\n";
+    for output in [["--output", "json"], ["--output", "JSON"], ["-o", "json"]] {
+        let run = env.run(&[&["secrets", "get", "app", "token"][..], &output].concat());
+        assert_eq!(run.ok(), expected, "{output:?}");
+    }
+}
+
+#[test]
+fn get_sends_scope_and_key_as_query_parameters() {
+    let env = TestEnv::new();
+    env.run(&["secrets", "create-scope", "ops@team.io"]).ok();
+    env.run(&[
+        "secrets",
+        "put",
+        "ops@team.io",
+        "k.1",
+        "--string-value",
+        "v",
+    ])
+    .ok();
+    assert_eq!(
+        env.run(&["secrets", "get-secret", "ops@team.io", "k.1"])
+            .ok(),
+        "v"
+    );
+    let request = env
+        .api_requests()
+        .pop()
+        .expect("the get reached the emulator");
+    assert_eq!(
+        (request.method.as_str(), request.path.as_str()),
+        ("GET", "/api/2.0/secrets/get")
+    );
+    assert_eq!(
+        serde_json::Value::Object(request.query_params),
+        json!({"scope": "ops@team.io", "key": "k.1"})
+    );
+}
+
+#[test]
+fn a_missing_secret_is_an_error_and_prints_nothing_on_stdout() {
+    let env = env_with_scope();
+    let run = env.run(&["secrets", "get", "app", "absent"]);
+    let stderr = run.fails_with(1);
+    assert!(
+        stderr.starts_with("Error: RESOURCE_DOES_NOT_EXIST: "),
+        "{stderr}"
+    );
+    assert!(run.stdout.is_empty());
+
+    let run = env.run(&["secrets", "get", "nope", "absent", "-o", "json"]);
+    let stderr = run.fails_with(1);
+    assert!(stderr.contains("nope"), "{stderr}");
+    assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn get_without_a_key_is_a_usage_error() {
+    let env = env_with_scope();
+    let run = env.run(&["secrets", "get", "--scope", "app"]);
+    let stderr = run.fails_with(2);
+    assert!(stderr.contains("--key"), "{stderr}");
+    assert!(
+        env.api_requests()
+            .iter()
+            .all(|r| r.path != "/api/2.0/secrets/get")
+    );
+}
+
+#[test]
+fn a_reader_that_closes_the_pipe_early_is_not_an_error() {
+    let env = env_with_scope();
+    let value = vec![b'x'; 100_000];
+    env.run_with_stdin(&["secrets", "put", "app", "long"], &value)
+        .ok();
+    let mut shell = env.command_with_binary_on_path("bash");
+    let script = "set -o pipefail; databricks secrets get app long | head -c 3";
+    shell.args(["-c", script]);
+    let run = env.run_command(shell, b"");
+    assert_eq!(run.ok(), "xxx", "the pipeline, get included, succeeds");
+    assert_eq!(run.stderr, "");
+}

@@ -48,9 +48,11 @@ impl Run {
     #[track_caller]
     pub fn fails_with(&self, code: i32) -> &str {
         assert_eq!(
-            self.code, code,
+            self.code,
+            code,
             "unexpected exit code; stdout: {}; stderr: {}",
-            self.stdout(), self.stderr
+            self.stdout(),
+            self.stderr
         );
         &self.stderr
     }
@@ -179,5 +181,28 @@ impl TestEnv {
             .into_iter()
             .filter(|request| request.path.starts_with("/api/"))
             .collect()
+    }
+}
+
+impl TestEnv {
+    /// `program` with the binary's cleared environment (PATH, HOME, LANG) and the directory of
+    /// the freshly built `databricks` first on PATH, so that shell scripts can call it by name.
+    pub fn command_with_binary_on_path(&self, program: &str) -> Command {
+        let binary_dir = Path::new(BINARY)
+            .parent()
+            .expect("the binary is in a directory");
+        let system_path = std::env::var_os("PATH").unwrap_or_default();
+        let path = std::env::join_paths(
+            std::iter::once(binary_dir.to_path_buf()).chain(std::env::split_paths(&system_path)),
+        )
+        .expect("PATH entries without separators");
+        let mut command = Command::new(program);
+        command
+            .env_clear()
+            .env("PATH", path)
+            .env("HOME", self.home())
+            .env("LANG", "C.UTF-8")
+            .current_dir(self.home());
+        command
     }
 }

@@ -9,7 +9,7 @@ use crate::harness::TestEnv;
 
 const SCOPE: &str = "team-secrets";
 
-/// The walkthrough's values, one per source of `put`: (key, how it is given, bytes stored).
+/// Values that only a byte-exact path keeps: not UTF-8, CR LF, trailing newlines.
 const BINARY_FILE_BYTES: &[u8] = b"\x00\xff\xfe binary\r\n\x80";
 const PIPED_BYTES: &[u8] = b"line one\nline two\n\n";
 
@@ -20,8 +20,14 @@ fn a_new_user_configures_puts_lists_and_cleans_up() {
     assert_mutation_prints_nothing(&env, &["secrets", "create-scope", SCOPE], b"");
     put_from_every_source(&env);
 
+    let secrets = listed_secrets(&env, SCOPE);
+    let keys: Vec<&str> = secrets.iter().map(|(key, _)| key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["from-bytes-flag", "from-file", "from-flag", "from-stdin"]
+    );
     let listed = env.run(&["secrets", "list", SCOPE]).ok();
-    assert_eq!(listed, expected_secrets_table(&listed_secrets(&env, SCOPE)));
+    assert_eq!(listed, expected_secrets_table(&secrets));
 
     let scopes_table = env.run(&["secrets", "list-scopes"]).ok();
     assert_eq!(
@@ -52,12 +58,8 @@ fn a_new_user_configures_puts_lists_and_cleans_up() {
         "Scope    Backend    KeyVault URL\n-------  ---------  --------------\n"
     );
     assert!(env.emulator.scope_names().is_empty());
-    let users = env.api_requests().into_iter().map(|request| request.user);
-    assert!(
-        users
-            .into_iter()
-            .all(|user| user.as_deref() == Some("admin@example.com"))
-    );
+    let mut users = env.api_requests().into_iter().map(|request| request.user);
+    assert!(users.all(|user| user.as_deref() == Some("admin@example.com")));
 }
 
 /// `printf '%s\n%s\n' "$HOST" "$TOKEN" | databricks configure --token`, as in CI.
@@ -81,48 +83,66 @@ fn put_from_every_source(env: &TestEnv) {
     let value_file = env.home().join("value.bin");
     std::fs::write(&value_file, BINARY_FILE_BYTES).expect("value file written");
     let value_file = value_file.to_str().expect("a UTF-8 temporary path");
-    let puts: [(&str, &[&str], &[u8], &[u8], &str); 4] = [
-        (
-            "from-flag",
-            &["--string-value", "s3cr3t with spaces "],
-            b"",
-            b"s3cr3t with spaces ",
-            "string_value",
-        ),
-        (
-            "from-file",
-            &["--binary-file", value_file],
-            b"",
-            BINARY_FILE_BYTES,
-            "bytes_value",
-        ),
-        (
-            "from-bytes-flag",
-            &["--bytes-value", "raw bytes"],
-            b"",
-            b"raw bytes",
-            "bytes_value",
-        ),
-        ("from-stdin", &[], PIPED_BYTES, PIPED_BYTES, "string_value"),
-    ];
-    for (key, source, stdin, stored, field) in puts {
-        env.emulator.clear_requests();
-        let mut args = vec!["secrets", "put", "--scope", SCOPE, "--key", key];
-        args.extend_from_slice(source);
-        assert_mutation_prints_nothing(env, &args, stdin);
-        assert_eq!(
-            env.emulator.secret_bytes(SCOPE, key).as_deref(),
-            Some(stored),
-            "{key}"
-        );
-        let [put] = <[LoggedRequest; 1]>::try_from(env.api_requests()).expect("one request");
-        assert_eq!(put.path, "/api/2.0/secrets/put");
-        assert_eq!(
-            put.body,
-            json!({"scope": SCOPE, "key": key, field: "***"}),
-            "{key} is sent as {field} only"
-        );
-    }
+    put_and_check(
+        env,
+        "from-flag",
+        &["--string-value", "s3cr3t "],
+        b"",
+        b"s3cr3t ",
+        "string_value",
+    );
+    put_and_check(
+        env,
+        "from-file",
+        &["--binary-file", value_file],
+        b"",
+        BINARY_FILE_BYTES,
+        "bytes_value",
+    );
+    put_and_check(
+        env,
+        "from-bytes-flag",
+        &["--bytes-value", "raw bytes"],
+        b"",
+        b"raw bytes",
+        "bytes_value",
+    );
+    put_and_check(
+        env,
+        "from-stdin",
+        &[],
+        PIPED_BYTES,
+        PIPED_BYTES,
+        "string_value",
+    );
+}
+
+/// Puts `key` with the `source` options (and `stdin`), then checks the stored bytes and that the
+/// request carried the value in `field` only.
+fn put_and_check(
+    env: &TestEnv,
+    key: &str,
+    source: &[&str],
+    stdin: &[u8],
+    stored: &[u8],
+    field: &str,
+) {
+    env.emulator.clear_requests();
+    let mut args = vec!["secrets", "put", "--scope", SCOPE, "--key", key];
+    args.extend_from_slice(source);
+    assert_mutation_prints_nothing(env, &args, stdin);
+    assert_eq!(
+        env.emulator.secret_bytes(SCOPE, key).as_deref(),
+        Some(stored),
+        "{key}"
+    );
+    let [put] = <[LoggedRequest; 1]>::try_from(env.api_requests()).expect("one request");
+    assert_eq!(put.path, "/api/2.0/secrets/put");
+    assert_eq!(
+        put.body,
+        json!({"scope": SCOPE, "key": key, field: "***"}),
+        "{key} is sent as {field} only"
+    );
 }
 
 #[track_caller]

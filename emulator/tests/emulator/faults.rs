@@ -105,7 +105,7 @@ async fn a_delay_then_normal_handling_or_a_status() {
 async fn a_slow_answer_can_time_a_client_out() {
     let (emulator, _api) = start();
     emulator.inject_fault(Fault::delay(Duration::from_millis(1500)));
-    let client = reqwest::Client::builder()
+    let client = crate::http_client()
         .timeout(Duration::from_millis(200))
         .build()
         .unwrap();

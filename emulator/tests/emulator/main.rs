@@ -91,7 +91,7 @@ impl Api {
     }
 
     pub fn for_url(url: &str, authorization: Option<String>) -> Api {
-        let http = reqwest::Client::builder()
+        let http = http_client()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("an HTTP client");
@@ -208,4 +208,12 @@ impl Api {
         self.get("/api/2.0/secrets/acls/list", &[("scope", scope)])
             .await
     }
+}
+
+/// A reqwest client builder that works whatever TLS features the build unified: the CLI's
+/// `rustls-no-provider` makes reqwest require a process-wide crypto provider.
+pub fn http_client() -> reqwest::ClientBuilder {
+    // Another test may have installed it already; either way one is installed afterwards.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }

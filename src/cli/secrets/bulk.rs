@@ -12,12 +12,20 @@ use clap::Args;
 
 use super::check_scope_name;
 use crate::api;
-use crate::cli::{Context, usage_error};
+use crate::cli::{Connection, Context, usage_error};
 use crate::dotenv::{self, Entry, FileFormat};
 use crate::input::value_from_bytes;
 use crate::output;
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "A .env file has one KEY=VALUE per line, optionally after `export `; \
+    lines starting with # are comments. Values may be 'single-quoted' (literal) or \
+    \"double-quoted\" (with \\n, \\r, \\t, \\\", \\\\, \\$ and \\xNN escapes); both may span \
+    lines. A JSON file is one object: {\"KEY\": \"value\"}, or {\"KEY\": {\"bytes_value\": \
+    \"<base64>\"}} for binary values. Every entry is checked before any is sent: if one is \
+    invalid, nothing is imported. Values are never printed."
+)]
 pub struct Import {
     /// Scope to put the secrets in
     #[arg(long)]
@@ -90,9 +98,32 @@ impl Import {
         for (key, error) in &failures {
             eprintln!("  {key}: {error}");
         }
-        let keys: Vec<&str> = failures.iter().map(|(key, _)| key.as_str()).collect();
-        bail!("{} secret(s) failed: {}", failures.len(), keys.join(", "))
+        Err(import_failure(&connection, failures, total))
     }
+}
+
+/// The error for an import where some puts failed: it names the failed keys, and gives the
+/// reason with its hint when all of them failed the same way (a bad token, a missing scope).
+fn import_failure(
+    connection: &Connection,
+    mut failures: Vec<(String, api::Error)>,
+    total: usize,
+) -> anyhow::Error {
+    let keys: Vec<&str> = failures.iter().map(|(key, _)| key.as_str()).collect();
+    let summary = format!(
+        "{} of {total} secrets were not imported ({})",
+        failures.len(),
+        keys.join(", ")
+    );
+    let first_reason = failures[0].1.to_string();
+    if failures
+        .iter()
+        .all(|(_, error)| error.to_string() == first_reason)
+    {
+        let (_, reason) = failures.swap_remove(0);
+        return connection.explain(reason).context(summary);
+    }
+    anyhow::anyhow!("{summary}; the reason for each is listed above")
 }
 
 /// `import --scope S FILE`, `import S FILE`, `import S` (stdin): clap fills positionals from the

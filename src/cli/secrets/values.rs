@@ -142,9 +142,16 @@ pub struct Get {
     #[command(flatten)]
     address: SecretAddress,
 
-    /// Output format: table (or text) writes the value's bytes as they are; json the API answer
-    #[command(flatten)]
-    output: OutputOption,
+    /// Output format: table (or text) writes the value's bytes as they are, json the API answer
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FORMAT",
+        value_enum,
+        ignore_case = true,
+        default_value_t
+    )]
+    output: Format,
 }
 
 impl Get {
@@ -156,7 +163,7 @@ impl Get {
             .get_secret(&scope, &key)
             .await
             .map_err(|error| connection.explain(error))?;
-        match self.output.format {
+        match self.output {
             Format::Json => output::print_json(&reply.raw)?,
             Format::Table => output::write_stdout(reply.data.value.expose())?,
         }
