@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::{OutputOption, from_options_or_positionals, print_reply};
+use super::{OutputOption, ScopeName, from_options_or_positionals, print_reply};
 use crate::api::{AclItem, Permission};
 use crate::cli::{Context, usage_error};
 use crate::output::Table;
@@ -113,13 +113,8 @@ impl GetAcl {
 
 #[derive(Args, Debug)]
 pub struct ListAcls {
-    /// Scope whose rules to list
-    #[arg(long)]
-    scope: Option<String>,
-
-    /// The scope, instead of --scope
-    #[arg(value_name = "SCOPE")]
-    scope_argument: Option<String>,
+    #[command(flatten)]
+    scope: ScopeName,
 
     #[command(flatten)]
     output: OutputOption,
@@ -127,7 +122,7 @@ pub struct ListAcls {
 
 impl ListAcls {
     pub async fn run(self, context: &Context) -> anyhow::Result<()> {
-        let [scope] = from_options_or_positionals(["scope"], [self.scope], [self.scope_argument])?;
+        let scope = self.scope.resolve()?;
         let connection = context.connect()?;
         let reply = connection
             .client

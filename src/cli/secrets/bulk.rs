@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use clap::Args;
 
-use super::check_scope_name;
+use super::{ScopeName, check_scope_name};
 use crate::api;
 use crate::cli::{Connection, Context, usage_error};
 use crate::dotenv::{self, Entry, FileFormat};
@@ -176,13 +176,8 @@ fn read_import_file(file: Option<&PathBuf>) -> anyhow::Result<(Vec<u8>, String)>
     {\"bytes_value\": \"<base64>\"}."
 )]
 pub struct Export {
-    /// Scope whose secrets to export
-    #[arg(long)]
-    scope: Option<String>,
-
-    /// The scope, instead of --scope
-    #[arg(value_name = "SCOPE")]
-    scope_argument: Option<String>,
+    #[command(flatten)]
+    scope: ScopeName,
 
     /// File format written to standard output
     #[arg(long, value_enum, ignore_case = true, default_value = "env")]
@@ -195,8 +190,7 @@ pub struct Export {
 
 impl Export {
     pub async fn run(self, context: &Context) -> anyhow::Result<()> {
-        let [scope] =
-            super::from_options_or_positionals(["scope"], [self.scope], [self.scope_argument])?;
+        let scope = self.scope.resolve()?;
         if io::stdout().is_terminal() {
             eprintln!(
                 "Warning: secret values are printed to the terminal; redirect the output to a \

@@ -80,6 +80,25 @@ pub struct OutputOption {
     pub format: Format,
 }
 
+/// `--scope S`, or `S` positionally.
+#[derive(Args, Debug)]
+struct ScopeName {
+    /// Name of the secret scope
+    #[arg(long)]
+    scope: Option<String>,
+
+    /// The scope, instead of --scope
+    #[arg(value_name = "SCOPE")]
+    scope_argument: Option<String>,
+}
+
+impl ScopeName {
+    fn resolve(self) -> anyhow::Result<String> {
+        let [scope] = from_options_or_positionals(["scope"], [self.scope], [self.scope_argument])?;
+        Ok(scope)
+    }
+}
+
 /// Takes each named value from its option or, when the option is absent, from the next
 /// positional argument, so that `put --scope S --key K`, `put S K` and `put --scope S K` agree.
 /// `names` are the option names in positional order; `options` and `arguments` the values as

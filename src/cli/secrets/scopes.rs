@@ -2,7 +2,7 @@
 
 use clap::{Args, ValueEnum};
 
-use super::{OutputOption, check_scope_name, from_options_or_positionals, print_reply};
+use super::{OutputOption, ScopeName, check_scope_name, from_options_or_positionals, print_reply};
 use crate::api::{self, ScopeBackend};
 use crate::cli::{Context, usage_error};
 use crate::output::{Table, truncate_name};
@@ -121,18 +121,13 @@ impl ListScopes {
 
 #[derive(Args, Debug)]
 pub struct DeleteScope {
-    /// Name of the scope to delete
-    #[arg(long)]
-    scope: Option<String>,
-
-    /// The scope, instead of --scope
-    #[arg(value_name = "SCOPE")]
-    scope_argument: Option<String>,
+    #[command(flatten)]
+    scope: ScopeName,
 }
 
 impl DeleteScope {
     pub async fn run(self, context: &Context) -> anyhow::Result<()> {
-        let [scope] = from_options_or_positionals(["scope"], [self.scope], [self.scope_argument])?;
+        let scope = self.scope.resolve()?;
         let connection = context.connect()?;
         connection
             .client

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{OutputOption, check_scope_name, from_options_or_positionals, print_reply};
+use super::{OutputOption, ScopeName, check_scope_name, from_options_or_positionals, print_reply};
 use crate::api;
 use crate::cli::Context;
 use crate::input::{self, ValueFlags};
@@ -82,13 +82,8 @@ impl Put {
 
 #[derive(Args, Debug)]
 pub struct List {
-    /// Scope whose keys to list
-    #[arg(long)]
-    scope: Option<String>,
-
-    /// The scope, instead of --scope
-    #[arg(value_name = "SCOPE")]
-    scope_argument: Option<String>,
+    #[command(flatten)]
+    scope: ScopeName,
 
     #[command(flatten)]
     output: OutputOption,
@@ -96,7 +91,7 @@ pub struct List {
 
 impl List {
     pub async fn run(self, context: &Context) -> anyhow::Result<()> {
-        let [scope] = from_options_or_positionals(["scope"], [self.scope], [self.scope_argument])?;
+        let scope = self.scope.resolve()?;
         let connection = context.connect()?;
         let reply = connection
             .client
