@@ -5,6 +5,7 @@ pub mod configure;
 mod secrets;
 
 use std::fmt;
+use std::io::{self, IsTerminal};
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -117,9 +118,20 @@ impl Context {
             options.retry_timeout = std::time::Duration::from_secs(seconds);
         }
         options.debug = self.global.debug;
-        options.observer = Some(Arc::new(|event: &api::Event| eprintln!("{event}")));
+        options.observer = Some(Arc::new(print_event));
         options
     }
+}
+
+/// Prints a retry notice or debug line on stderr.
+fn print_event(event: &api::Event) {
+    // On a terminal, first clear the line a progress bar (import, export) may be drawn on.
+    let clear_line = if io::stderr().is_terminal() {
+        "\r\x1b[2K"
+    } else {
+        ""
+    };
+    eprintln!("{clear_line}{event}");
 }
 
 /// Warns when credentials for `host` would cross the network unencrypted.
