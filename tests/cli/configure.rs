@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
@@ -402,15 +402,8 @@ const PROMPT_TIMEOUT: Duration = Duration::from_secs(10);
 impl Terminal {
     /// Runs `shell_command` through `sh` on a new pseudo-terminal.
     fn start(env: &TestEnv, shell_command: &str) -> Terminal {
-        let mut command = Command::new("script");
+        let mut command = env.terminal_command(shell_command);
         command
-            .args(["-qec", shell_command, "/dev/null"])
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", env.home())
-            .env("LANG", "C.UTF-8")
-            .env("TERM", "dumb")
-            .current_dir(env.home())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -155,23 +155,34 @@ impl TestEnv {
         Run::from_output(child.wait_with_output().expect("the binary ends"))
     }
 
-    /// Runs `shell_command` (through sh) on a pseudo-terminal with `script -qec`, with the same
-    /// cleared environment plus `env`. The terminal's output (stdout and stderr mixed) is in
-    /// `stdout`.
+    /// Runs `shell_command` (through sh) on a pseudo-terminal, with the same cleared environment
+    /// plus `env`. The terminal's output (stdout and stderr mixed) is in `stdout`.
     pub fn run_in_terminal(&self, shell_command: &str, env: &[(&str, &str)]) -> Run {
+        let mut command = self.terminal_command(shell_command);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        self.run_command(command, b"")
+    }
+
+    /// `script` running `shell_command` through sh on a new pseudo-terminal, with the cleared
+    /// environment of [`TestEnv::command`] and `TERM=dumb`.
+    pub fn terminal_command(&self, shell_command: &str) -> Command {
         let mut command = Command::new("script");
+        if cfg!(target_os = "linux") {
+            command.args(["-qec", shell_command, "/dev/null"]);
+        } else {
+            // BSD script: the transcript file comes first, then the command.
+            command.args(["-q", "/dev/null", "sh", "-c", shell_command]);
+        }
         command
-            .args(["-qec", shell_command, "/dev/null"])
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.home())
             .env("LANG", "C.UTF-8")
             .env("TERM", "dumb")
             .current_dir(self.home());
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        self.run_command(command, b"")
+        command
     }
 
     /// The secrets API calls the emulator received (faults and admin calls excluded).

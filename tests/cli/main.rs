@@ -1,5 +1,9 @@
 //! End-to-end tests: the compiled `databricks` binary against the in-process emulator over
 //! real HTTP on 127.0.0.1, with HOME and the environment isolated per test.
+//!
+//! They drive the binary through POSIX shells, pseudo-terminals and file modes, so they run on
+//! Unix; on Windows the unit tests inside the modules still run.
+#![cfg(unix)]
 
 mod harness;
 
