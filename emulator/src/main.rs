@@ -9,7 +9,6 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tokio::signal::unix::{SignalKind, signal};
 
 const AFTER_HELP: &str = "\
 Without --token and --user the only user is the admin admin@example.com with the token
@@ -170,24 +169,20 @@ fn serve(args: &ServerArgs) -> Result<ExitCode> {
     let emulator = Emulator::start(args.config())?;
     runtime()?.block_on(async {
         // Handlers first: whoever reads the printed lines may signal at once.
-        let mut terminate = signal(SignalKind::terminate())?;
-        let mut interrupt = signal(SignalKind::interrupt())?;
+        let stop_requested = platform::stop_requested()?;
         print_exports(&emulator.url(), &args.client_token())?;
         eprintln!(
             "databricks-emulator: listening on {}; stop with Ctrl-C",
             emulator.url()
         );
-        tokio::select! {
-            _ = terminate.recv() => {}
-            _ = interrupt.recv() => {}
-        }
+        stop_requested.await?;
         anyhow::Ok(())
     })?;
     emulator.stop();
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints the lines a shell can `eval` in one write, then closes stdout so that
+/// Prints the lines a shell can `eval` in one write, then (on Unix) closes stdout so that
 /// `eval "$(databricks-emulator serve &)"` gets its end of input while the server keeps running.
 fn print_exports(url: &str, token: &str) -> std::io::Result<()> {
     let lines = format!(
@@ -198,18 +193,12 @@ fn print_exports(url: &str, token: &str) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(lines.as_bytes())?;
     stdout.flush()?;
-    let null = std::fs::File::open("/dev/null")?;
-    // SAFETY: dup2 on two open descriptors; fd 1 is replaced by /dev/null, and the locked
-    // `stdout` handle has nothing buffered.
-    if unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), libc::STDOUT_FILENO) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
+    platform::close_stdout()
 }
 
-/// Runs the command against a fresh emulator. SIGTERM and SIGHUP are passed on to the command;
-/// SIGINT is not (a terminal already sends it to the whole process group), but it no longer
-/// kills the emulator before the command has finished.
+/// Runs the command against a fresh emulator. On Unix, SIGTERM and SIGHUP are passed on to the
+/// command; SIGINT is not (a terminal already sends it to the whole process group), but it no
+/// longer kills the emulator before the command has finished.
 fn run_exec(args: &ExecArgs) -> Result<ExitCode> {
     let emulator = Emulator::start(args.server.config())?;
     let (program, program_args) = args
@@ -235,37 +224,18 @@ fn run_exec(args: &ExecArgs) -> Result<ExitCode> {
                 return Ok(code);
             }
         };
-        let mut terminate = signal(SignalKind::terminate())?;
-        let mut hangup = signal(SignalKind::hangup())?;
-        let mut interrupt = signal(SignalKind::interrupt())?;
-        loop {
-            tokio::select! {
-                status = child.wait() => return anyhow::Ok(exit_code(status?)),
-                _ = terminate.recv() => forward(&child, libc::SIGTERM),
-                _ = hangup.recv() => forward(&child, libc::SIGHUP),
-                _ = interrupt.recv() => {}
-            }
-        }
+        let status = platform::wait_for_command(&mut child).await?;
+        anyhow::Ok(exit_code(status))
     })?;
     emulator.stop();
     Ok(ExitCode::from(code))
 }
 
-fn forward(child: &tokio::process::Child, signal: libc::c_int) {
-    if let Some(pid) = child.id().and_then(|pid| libc::pid_t::try_from(pid).ok()) {
-        // SAFETY: kill(2) only sends a signal to the child we spawned and still own.
-        unsafe {
-            libc::kill(pid, signal);
-        }
-    }
-}
-
 /// The command's exit code, or 128 + the signal that killed it, as shells report it.
 fn exit_code(status: std::process::ExitStatus) -> u8 {
-    use std::os::unix::process::ExitStatusExt;
     let code = status
         .code()
-        .or_else(|| status.signal().map(|signal| 128 + signal))
+        .or_else(|| platform::terminating_signal(status).map(|signal| 128 + signal))
         .unwrap_or(1);
     u8::try_from(code).unwrap_or(1)
 }
@@ -277,5 +247,94 @@ fn shell_quote(text: &str) -> String {
         text.to_string()
     } else {
         format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(unix)]
+mod platform {
+    use std::io;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::ExitStatus;
+    use tokio::process::Child;
+    use tokio::signal::unix::{SignalKind, signal};
+
+    /// Installs the SIGTERM and SIGINT handlers, and returns what completes when either arrives.
+    pub fn stop_requested() -> io::Result<impl Future<Output = io::Result<()>>> {
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+            Ok(())
+        })
+    }
+
+    /// Points fd 1 at /dev/null, which closes the pipe a shell's `$(...)` reads.
+    pub fn close_stdout() -> io::Result<()> {
+        let null = std::fs::File::open("/dev/null")?;
+        // SAFETY: dup2 on two open descriptors; fd 1 is replaced by /dev/null, and the caller
+        // has flushed stdout, so nothing buffered is lost.
+        if unsafe { libc::dup2(null.as_raw_fd(), libc::STDOUT_FILENO) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Waits for the child, passing SIGTERM and SIGHUP on to it and outliving SIGINT.
+    pub async fn wait_for_command(child: &mut Child) -> io::Result<ExitStatus> {
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut hangup = signal(SignalKind::hangup())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        loop {
+            tokio::select! {
+                status = child.wait() => return status,
+                _ = terminate.recv() => forward(child, libc::SIGTERM),
+                _ = hangup.recv() => forward(child, libc::SIGHUP),
+                _ = interrupt.recv() => {}
+            }
+        }
+    }
+
+    fn forward(child: &Child, signal: libc::c_int) {
+        if let Some(pid) = child.id().and_then(|pid| libc::pid_t::try_from(pid).ok()) {
+            // SAFETY: kill(2) only sends a signal to the child we spawned and still own.
+            unsafe {
+                libc::kill(pid, signal);
+            }
+        }
+    }
+
+    pub fn terminating_signal(status: ExitStatus) -> Option<i32> {
+        status.signal()
+    }
+}
+
+/// Without Unix signals: Ctrl-C stops `serve`, and `exec` simply waits for its command (the
+/// console delivers Ctrl-C to the command itself).
+#[cfg(not(unix))]
+mod platform {
+    use std::io;
+    use std::process::ExitStatus;
+    use tokio::process::Child;
+
+    /// Completes on Ctrl-C; its handler is installed when first awaited.
+    pub fn stop_requested() -> io::Result<impl Future<Output = io::Result<()>>> {
+        Ok(tokio::signal::ctrl_c())
+    }
+
+    /// Stdout stays open: closing fd 1 is the Unix `eval "$(... &)"` idiom.
+    pub fn close_stdout() -> io::Result<()> {
+        Ok(())
+    }
+
+    pub async fn wait_for_command(child: &mut Child) -> io::Result<ExitStatus> {
+        child.wait().await
+    }
+
+    pub fn terminating_signal(_status: ExitStatus) -> Option<i32> {
+        None
     }
 }

@@ -336,7 +336,7 @@ fn the_editor_source_masks_the_value() {
     let editor = env.home().join("editor.sh");
     std::fs::write(
         &editor,
-        format!("#!/bin/sh\nsed -i '1s/^/{EDITOR_VALUE}/' \"$1\"\n"),
+        format!("#!/bin/sh\nsed -i.orig '1s/^/{EDITOR_VALUE}/' \"$1\"\n"),
     )
     .expect("editor written");
     let editor = editor.display().to_string();

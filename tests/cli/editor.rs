@@ -21,7 +21,8 @@ const RECORDING_PROLOGUE: &str = r#"#!/bin/sh
 here=$(dirname "$0")
 for file; do :; done
 printf '%s\n' "$@" > "$here/args"
-stat -c '%a' "$file" "$(dirname "$file")" > "$here/modes"
+{ stat -c '%a' "$file" "$(dirname "$file")" 2>/dev/null ||
+  stat -f '%Lp' "$file" "$(dirname "$file")"; } > "$here/modes"
 cp "$file" "$here/template"
 "#;
 
@@ -271,9 +272,10 @@ fn an_unchanged_file_aborts() {
 fn a_removed_or_altered_marker_aborts() {
     let bodies = [
         "printf 'value\\n' > \"$file\"",
-        // One dash less, and a trailing space: GNU sed -i also leaves a file of its own.
-        "sed -i '1s/^/value/; 3s/-$//' \"$file\"",
-        "sed -i '1s/^/value/; 3s/$/ /' \"$file\"",
+        // One dash less, and a trailing space; sed also leaves a backup file of its own.
+        // (`-i.orig`, not `-i`: BSD sed on macOS takes the next argument as the suffix.)
+        "sed -i.orig '1s/^/value/; 3s/-$//' \"$file\"",
+        "sed -i.orig '1s/^/value/; 3s/$/ /' \"$file\"",
     ];
     for body in bodies {
         let env = env_with_scope();

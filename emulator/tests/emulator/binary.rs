@@ -2,9 +2,7 @@
 
 use crate::Api;
 use databricks_emulator::{Config, Emulator, Permission};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_databricks-emulator");
 
@@ -14,146 +12,8 @@ fn emulator_command(args: &[&str]) -> Command {
     command
 }
 
-/// Waits for a child to exit, killing it after `limit`.
-fn wait_with_limit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            panic!("the emulator did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn send_signal(child: &Child, signal: libc::c_int) {
-    let pid = libc::pid_t::try_from(child.id()).unwrap();
-    // SAFETY: signals the child this test spawned.
-    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
-}
-
-#[tokio::test]
-async fn serve_prints_eval_lines_and_stops_cleanly_on_sigterm() {
-    let directory = tempfile::tempdir().unwrap();
-    let state = directory.path().join("state.json");
-    let mut child = emulator_command(&["serve", "--token", "my token", "--state"])
-        .arg(&state)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let host_line = lines.next().unwrap().unwrap();
-    let token_line = lines.next().unwrap().unwrap();
-    let host = host_line
-        .strip_prefix("export DATABRICKS_HOST=http://127.0.0.1:")
-        .map(|port| format!("http://127.0.0.1:{port}"))
-        .unwrap_or_else(|| panic!("{host_line}"));
-    assert_eq!(token_line, "export DATABRICKS_TOKEN='my token'");
-
-    let api = Api::for_url(&host, Some("Bearer my token".into()));
-    api.create_scope("persisted").await.assert_empty_ok();
-    Api::for_url(
-        &host,
-        Some(format!(
-            "Bearer {}",
-            databricks_emulator::DEFAULT_ADMIN_TOKEN
-        )),
-    )
-    .list_scopes()
-    .await
-    .assert_error(401, "UNAUTHENTICATED");
-
-    send_signal(&child, libc::SIGTERM);
-    assert!(wait_with_limit(&mut child, Duration::from_secs(5)).success());
-    let saved = std::fs::read_to_string(&state).unwrap();
-    assert!(saved.contains("\"persisted\""), "{saved}");
-}
-
 #[test]
-fn serve_is_the_default_and_sigint_stops_it() {
-    let mut child = emulator_command(&[])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    assert!(
-        lines
-            .next()
-            .unwrap()
-            .unwrap()
-            .starts_with("export DATABRICKS_HOST=http://127.0.0.1:")
-    );
-    assert_eq!(
-        lines.next().unwrap().unwrap(),
-        "export DATABRICKS_TOKEN=dapi-emulator-admin-token"
-    );
-    let pid_line = format!("export DATABRICKS_EMULATOR_PID={}", child.id());
-    assert_eq!(lines.next().unwrap().unwrap(), pid_line);
-    assert!(lines.next().is_none(), "stdout is closed after the exports");
-    send_signal(&child, libc::SIGINT);
-    assert!(wait_with_limit(&mut child, Duration::from_secs(5)).success());
-}
-
-#[tokio::test]
-async fn exec_runs_the_command_against_a_live_server_and_propagates_its_exit_code() {
-    let script = r#"echo "$DATABRICKS_HOST $DATABRICKS_TOKEN ${DATABRICKS_CONFIG_PROFILE-unset}"; read reply; exit 7"#;
-    let mut child = emulator_command(&[
-        "exec",
-        "--user",
-        "ci@example.com=ci-token",
-        "--",
-        "sh",
-        "-c",
-        script,
-    ])
-    .env("DATABRICKS_CONFIG_PROFILE", "prod")
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = lines.next().unwrap().unwrap();
-    let fields: Vec<&str> = line.split(' ').collect();
-    assert_eq!(fields[1..], ["ci-token", "unset"], "{line}");
-    let api = Api::for_url(fields[0], Some("Bearer ci-token".into()));
-    api.create_scope("from-test").await.assert_empty_ok();
-    api.list_acls("from-test").await.assert_ok();
-
-    child.stdin.take().unwrap().write_all(b"done\n").unwrap();
-    let status = wait_with_limit(&mut child, Duration::from_secs(10));
-    assert_eq!(status.code(), Some(7));
-    let after = api
-        .try_send("GET", "/api/2.0/secrets/scopes/list", None)
-        .await;
-    assert!(after.is_err(), "the server stops with the command");
-}
-
-#[test]
-fn exec_reports_a_signal_as_128_plus_its_number() {
-    let status = emulator_command(&["exec", "--", "sh", "-c", "kill -TERM $$"])
-        .status()
-        .unwrap();
-    assert_eq!(status.code(), Some(128 + libc::SIGTERM));
-}
-
-#[test]
-fn exec_accepts_a_single_path_without_double_dash() {
-    let directory = tempfile::tempdir().unwrap();
-    let script = directory.path().join("check.sh");
-    std::fs::write(
-        &script,
-        "#!/bin/sh\ntest -n \"$DATABRICKS_HOST\" || exit 1\nexit 5\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let status = emulator_command(&["exec"]).arg(&script).status().unwrap();
-    assert_eq!(status.code(), Some(5));
+fn exec_reports_a_missing_command_as_127() {
     let output = emulator_command(&["exec", "/nonexistent/command"])
         .output()
         .unwrap();
@@ -223,9 +83,12 @@ async fn state_survives_a_restart() {
     let listed_before = api.list_secrets("kept").await.text;
     emulator.stop();
 
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&state).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o600);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&state).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
     assert_eq!(
         std::fs::read_dir(directory.path()).unwrap().count(),
         1,
@@ -245,4 +108,155 @@ async fn state_survives_a_restart() {
         .get_secret("kept", "text")
         .await
         .assert_ok();
+}
+
+/// Stopping `serve` with signals, and `exec` with commands run by `sh`.
+#[cfg(unix)]
+mod unix {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::{Child, Stdio};
+    use std::time::{Duration, Instant};
+
+    /// Waits for a child to exit, killing it after `limit`.
+    fn wait_with_limit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if started.elapsed() > limit {
+                let _ = child.kill();
+                panic!("the emulator did not exit within {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn send_signal(child: &Child, signal: libc::c_int) {
+        let pid = libc::pid_t::try_from(child.id()).unwrap();
+        // SAFETY: signals the child this test spawned.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    }
+
+    #[tokio::test]
+    async fn serve_prints_eval_lines_and_stops_cleanly_on_sigterm() {
+        let directory = tempfile::tempdir().unwrap();
+        let state = directory.path().join("state.json");
+        let mut child = emulator_command(&["serve", "--token", "my token", "--state"])
+            .arg(&state)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let host_line = lines.next().unwrap().unwrap();
+        let token_line = lines.next().unwrap().unwrap();
+        let host = host_line
+            .strip_prefix("export DATABRICKS_HOST=http://127.0.0.1:")
+            .map(|port| format!("http://127.0.0.1:{port}"))
+            .unwrap_or_else(|| panic!("{host_line}"));
+        assert_eq!(token_line, "export DATABRICKS_TOKEN='my token'");
+
+        let api = Api::for_url(&host, Some("Bearer my token".into()));
+        api.create_scope("persisted").await.assert_empty_ok();
+        Api::for_url(
+            &host,
+            Some(format!(
+                "Bearer {}",
+                databricks_emulator::DEFAULT_ADMIN_TOKEN
+            )),
+        )
+        .list_scopes()
+        .await
+        .assert_error(401, "UNAUTHENTICATED");
+
+        send_signal(&child, libc::SIGTERM);
+        assert!(wait_with_limit(&mut child, Duration::from_secs(5)).success());
+        let saved = std::fs::read_to_string(&state).unwrap();
+        assert!(saved.contains("\"persisted\""), "{saved}");
+    }
+
+    #[test]
+    fn serve_is_the_default_and_sigint_stops_it() {
+        let mut child = emulator_command(&[])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .unwrap()
+                .starts_with("export DATABRICKS_HOST=http://127.0.0.1:")
+        );
+        assert_eq!(
+            lines.next().unwrap().unwrap(),
+            "export DATABRICKS_TOKEN=dapi-emulator-admin-token"
+        );
+        let pid_line = format!("export DATABRICKS_EMULATOR_PID={}", child.id());
+        assert_eq!(lines.next().unwrap().unwrap(), pid_line);
+        assert!(lines.next().is_none(), "stdout is closed after the exports");
+        send_signal(&child, libc::SIGINT);
+        assert!(wait_with_limit(&mut child, Duration::from_secs(5)).success());
+    }
+
+    #[tokio::test]
+    async fn exec_runs_the_command_against_a_live_server_and_propagates_its_exit_code() {
+        let script = r#"echo "$DATABRICKS_HOST $DATABRICKS_TOKEN ${DATABRICKS_CONFIG_PROFILE-unset}"; read reply; exit 7"#;
+        let mut child = emulator_command(&[
+            "exec",
+            "--user",
+            "ci@example.com=ci-token",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ])
+        .env("DATABRICKS_CONFIG_PROFILE", "prod")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = lines.next().unwrap().unwrap();
+        let fields: Vec<&str> = line.split(' ').collect();
+        assert_eq!(fields[1..], ["ci-token", "unset"], "{line}");
+        let api = Api::for_url(fields[0], Some("Bearer ci-token".into()));
+        api.create_scope("from-test").await.assert_empty_ok();
+        api.list_acls("from-test").await.assert_ok();
+
+        child.stdin.take().unwrap().write_all(b"done\n").unwrap();
+        let status = wait_with_limit(&mut child, Duration::from_secs(10));
+        assert_eq!(status.code(), Some(7));
+        let after = api
+            .try_send("GET", "/api/2.0/secrets/scopes/list", None)
+            .await;
+        assert!(after.is_err(), "the server stops with the command");
+    }
+
+    #[test]
+    fn exec_reports_a_signal_as_128_plus_its_number() {
+        let status = emulator_command(&["exec", "--", "sh", "-c", "kill -TERM $$"])
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(128 + libc::SIGTERM));
+    }
+
+    #[test]
+    fn exec_accepts_a_single_path_without_double_dash() {
+        let directory = tempfile::tempdir().unwrap();
+        let script = directory.path().join("check.sh");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\ntest -n \"$DATABRICKS_HOST\" || exit 1\nexit 5\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let status = emulator_command(&["exec"]).arg(&script).status().unwrap();
+        assert_eq!(status.code(), Some(5));
+    }
 }
