@@ -8,9 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use crate::harness::{BINARY, Run, TestEnv};
-
-const SCOPE: &str = "notes";
-const KEY: &str = "typed";
+use crate::put::{KEY, SCOPE, assert_stored, env_with_scope};
 
 const MARKER_LINE: &str =
     "# ----------------------------------------------------------------------";
@@ -106,7 +104,7 @@ fn tmpdir(env: &TestEnv) -> PathBuf {
     path
 }
 
-/// `secrets put --scope notes --key typed` on a terminal, with `editor_env` added.
+/// `secrets put --scope SCOPE --key KEY` on a terminal, with `editor_env` added.
 fn put_in_terminal(env: &TestEnv, editor_env: &[(&str, &str)]) -> Run {
     let tmp = tmpdir(env);
     let mut variables = vec![("TMPDIR", tmp.to_str().expect("UTF-8 path"))];
@@ -124,13 +122,6 @@ fn in_terminal(args: &[&str]) -> String {
     format!("exec {BINARY} {}", args.join(" "))
 }
 
-fn env_with_scope() -> TestEnv {
-    let env = TestEnv::new();
-    env.run(&["secrets", "create-scope", SCOPE]).ok();
-    env.emulator.clear_requests();
-    env
-}
-
 #[track_caller]
 fn assert_tmpdir_empty(env: &TestEnv) {
     let leftovers: Vec<_> = fs::read_dir(tmpdir(env))
@@ -138,22 +129,6 @@ fn assert_tmpdir_empty(env: &TestEnv) {
         .map(|entry| entry.expect("entry").path())
         .collect();
     assert!(leftovers.is_empty(), "left in TMPDIR: {leftovers:?}");
-}
-
-#[track_caller]
-fn assert_stored(env: &TestEnv, value: &[u8], field: &str) {
-    let puts: Vec<_> = env.api_requests();
-    assert_eq!(puts.len(), 1, "one put expected: {puts:?}");
-    assert_eq!(puts[0].path, "/api/2.0/secrets/put");
-    assert_eq!(
-        puts[0].body[field], "***",
-        "sent as {field}: {:?}",
-        puts[0].body
-    );
-    assert_eq!(
-        env.emulator.secret_bytes(SCOPE, KEY).as_deref(),
-        Some(value)
-    );
 }
 
 /// An aborted put: exit 1, a message with every fragment, no request at all, nothing left.

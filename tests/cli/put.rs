@@ -5,15 +5,16 @@ use std::path::PathBuf;
 
 use crate::harness::{Run, TestEnv};
 
-const SCOPE: &str = "app";
-const KEY: &str = "db-password";
+pub const SCOPE: &str = "app";
+pub const KEY: &str = "db-password";
 const LIMIT: usize = 131_072;
 
 /// Bytes no text decoder would keep: NUL, 0xFF, CRLF, a lone CR and trailing newlines.
 const AWKWARD_BYTES: &[u8] = b"\0head\xff\xfe\r\nmiddle\rline\n\n\n";
 
 /// A workspace with the scope `app`, and an empty request log.
-fn env_with_scope() -> TestEnv {
+/// An emulator with the scope SCOPE and an empty request log.
+pub fn env_with_scope() -> TestEnv {
     let env = TestEnv::new();
     env.run(&["secrets", "create-scope", SCOPE]).ok();
     env.emulator.clear_requests();
@@ -43,7 +44,7 @@ fn sent_field(env: &TestEnv) -> String {
 }
 
 #[track_caller]
-fn assert_stored(env: &TestEnv, value: &[u8], field: &str) {
+pub fn assert_stored(env: &TestEnv, value: &[u8], field: &str) {
     assert_eq!(sent_field(env), field);
     assert_eq!(
         env.emulator.secret_bytes(SCOPE, KEY).as_deref(),
