@@ -3,6 +3,8 @@ mod cli;
 mod config;
 mod dotenv;
 mod editor;
+#[cfg(test)]
+mod fuzzing;
 mod input;
 mod output;
 mod secret;

@@ -312,8 +312,10 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(crate::fuzzing::fuzz_config())]
+
         #[test]
-        fn any_body_and_status_gives_an_error_without_panicking(
+        fn fuzz_error_body(
             status in 100u16..1000,
             body in proptest::collection::vec(any::<u8>(), 0..600),
         ) {
