@@ -1,5 +1,8 @@
 //! The one error type of the api layer, and the reading of error answers.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use serde_json::Value;
 
 use super::debug::redact;
@@ -45,6 +48,37 @@ pub enum Error {
          try again, and check your network or proxy if it keeps happening"
     )]
     ConnectionLost { host: String, detail: String },
+    /// The TLS handshake failed, e.g. a certificate no trusted authority signed.
+    #[error("TLS with {host} failed: {detail}")]
+    Tls { host: String, detail: String },
+    /// The client's TLS set-up failed, e.g. no trusted certificate authority could be loaded.
+    #[error("cannot set up TLS for {host}: {detail}")]
+    TlsSetup { host: String, detail: String },
+    /// Extra CA certificates that could not be read.
+    #[error("cannot read CA certificates from {}: {detail}", path.display())]
+    CaCertificates { path: PathBuf, detail: String },
+    /// An https host whose server does not speak TLS (a plain-HTTP server, another protocol).
+    #[error("the server at {host} does not speak TLS: {detail}")]
+    NotTls { host: String, detail: String },
+    /// Something answered, but not in HTTP (another protocol's greeting, a TLS server, garbage).
+    #[error(
+        "the server at {host} is not an HTTP server: its answer could not be read as HTTP ({detail})"
+    )]
+    NotHttp { host: String, detail: String },
+    /// A throttled answer asked for a longer wait (`Retry-After`) than the retry budget had left.
+    #[error(
+        "rate limited ({cause}): the server asked to wait {} before retrying, longer than the {} \
+         left of the {} retry budget",
+        seconds(*retry_after),
+        seconds(*remaining),
+        seconds(*budget)
+    )]
+    RateLimited {
+        cause: Box<Error>,
+        retry_after: Duration,
+        remaining: Duration,
+        budget: Duration,
+    },
     #[error("{0}")]
     InvalidRequest(String),
 }
@@ -53,6 +87,7 @@ impl Error {
     pub fn error_code(&self) -> Option<&str> {
         match self {
             Error::Api { error_code, .. } => Some(error_code),
+            Error::RateLimited { cause, .. } => cause.error_code(),
             _ => None,
         }
     }
@@ -62,8 +97,80 @@ impl Error {
             Error::Api { status, .. }
             | Error::UnexpectedBody { status, .. }
             | Error::Redirect { status, .. } => Some(*status),
+            Error::RateLimited { cause, .. } => cause.status(),
             _ => None,
         }
+    }
+
+    /// The same error with every text `mask` changes masked (the credentials the client sends).
+    pub(crate) fn masked(self, mask: impl Fn(&str) -> String) -> Error {
+        self.map_text(&mask)
+    }
+
+    fn map_text(self, mask: &dyn Fn(&str) -> String) -> Error {
+        match self {
+            Error::Api {
+                status,
+                error_code,
+                message,
+            } => Error::Api {
+                status,
+                error_code: mask(&error_code),
+                message: mask(&message),
+            },
+            Error::UnexpectedBody { status, excerpt } => Error::UnexpectedBody {
+                status,
+                excerpt: mask(&excerpt),
+            },
+            Error::Redirect { status, location } => Error::Redirect {
+                status,
+                location: location.as_deref().map(mask),
+            },
+            Error::Timeout { url } => Error::Timeout { url: mask(&url) },
+            Error::Connect { host, detail } => Error::Connect {
+                host,
+                detail: mask(&detail),
+            },
+            Error::ConnectionLost { host, detail } => Error::ConnectionLost {
+                host,
+                detail: mask(&detail),
+            },
+            Error::NotHttp { host, detail } => Error::NotHttp {
+                host,
+                detail: mask(&detail),
+            },
+            Error::NotTls { host, detail } => Error::NotTls {
+                host,
+                detail: mask(&detail),
+            },
+            Error::Tls { host, detail } => Error::Tls {
+                host,
+                detail: mask(&detail),
+            },
+            Error::RateLimited {
+                cause,
+                retry_after,
+                remaining,
+                budget,
+            } => Error::RateLimited {
+                cause: Box::new(cause.map_text(mask)),
+                retry_after,
+                remaining,
+                budget,
+            },
+            other @ (Error::TlsSetup { .. }
+            | Error::CaCertificates { .. }
+            | Error::InvalidRequest(_)) => other,
+        }
+    }
+}
+
+/// A duration for a message: whole seconds as `30 s`, else to a tenth (`1.5 s`).
+pub(crate) fn seconds(duration: Duration) -> String {
+    if duration.subsec_millis() == 0 {
+        format!("{} s", duration.as_secs())
+    } else {
+        format!("{:.1} s", duration.as_secs_f64())
     }
 }
 
