@@ -24,6 +24,14 @@ use super::models::{
 use super::retry::{RetryTiming, is_throttled, parse_retry_after};
 use crate::secret::{Secret, SecretBytes};
 
+/// A get-secret answer before its value is decoded.
+#[derive(Deserialize)]
+pub(crate) struct EncodedSecret {
+    key: String,
+    /// Standard base64 of the stored bytes.
+    value: String,
+}
+
 /// Error codes that, answered to a retry after an attempt whose answer was lost, mean that
 /// attempt was carried out.
 const ALREADY_EXISTS: &str = "RESOURCE_ALREADY_EXISTS";
@@ -357,12 +365,7 @@ impl Client {
     }
 
     pub async fn get_secret(&self, scope: &str, key: &str) -> Result<Reply<SecretContent>, Error> {
-        #[derive(Deserialize)]
-        struct Encoded {
-            key: String,
-            value: String,
-        }
-        let reply: Reply<Encoded> = self
+        let reply: Reply<EncodedSecret> = self
             .get("/api/2.0/secrets/get", &[("scope", scope), ("key", key)])
             .await?;
         let value = BASE64

@@ -165,13 +165,14 @@ impl Error {
     }
 }
 
-/// A duration for a message: whole seconds as `30 s`, else to a tenth (`1.5 s`).
+/// A duration for a message: whole seconds as `30 s`, else cut (not rounded, so that what is
+/// left never looks like enough) to a tenth: `1.9 s` for 1.96 s.
 pub(crate) fn seconds(duration: Duration) -> String {
-    if duration.subsec_millis() == 0 {
-        format!("{} s", duration.as_secs())
-    } else {
-        format!("{:.1} s", duration.as_secs_f64())
+    if duration.subsec_nanos() == 0 {
+        return format!("{} s", duration.as_secs());
     }
+    let tenths = duration.subsec_millis() / 100;
+    format!("{}.{tenths} s", duration.as_secs())
 }
 
 /// Turns a non-2xx answer into an error, whatever its body holds.
@@ -398,6 +399,15 @@ mod tests {
             !garbage.contains('\n') && garbage.contains('x'),
             "{garbage:?}"
         );
+    }
+
+    #[test]
+    fn durations_are_whole_seconds_or_cut_to_a_tenth() {
+        assert_eq!(seconds(Duration::from_secs(30)), "30 s");
+        assert_eq!(seconds(Duration::from_millis(1960)), "1.9 s");
+        assert_eq!(seconds(Duration::from_millis(300)), "0.3 s");
+        assert_eq!(seconds(Duration::from_millis(2040)), "2.0 s");
+        assert_eq!(seconds(Duration::MAX), "18446744073709551615.9 s");
     }
 
     #[test]

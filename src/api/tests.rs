@@ -914,3 +914,95 @@ fn an_insecure_https_client_needs_no_trust_store() {
     options.insecure = true;
     assert!(Client::new(options).is_ok());
 }
+
+mod fuzz {
+    use proptest::prelude::*;
+    use serde::de::DeserializeOwned;
+    use serde_json::Value;
+
+    use super::super::client::{EncodedSecret, object_reply, success_body};
+    use super::*;
+
+    /// The field names of the answers, so that generated JSON often has the expected shape.
+    const FIELDS: [&str; 12] = [
+        "scopes",
+        "name",
+        "backend_type",
+        "keyvault_metadata",
+        "resource_id",
+        "dns_name",
+        "secrets",
+        "key",
+        "last_updated_timestamp",
+        "items",
+        "principal",
+        "permission",
+    ];
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            ".{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            let key = prop_oneof![
+                4 => proptest::sample::select(&FIELDS[..]).prop_map(str::to_owned),
+                1 => ".{0,8}",
+            ];
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::vec((key, inner), 0..6)
+                    .prop_map(|fields| Value::Object(fields.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Raw bytes, JSON of any shape, and JSON with its text cut or padded.
+    fn answer_body() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..300),
+            json_value().prop_map(|json| json.to_string().into_bytes()),
+            (json_value(), any::<prop::sample::Index>()).prop_map(|(json, cut)| {
+                let text = json.to_string().into_bytes();
+                text[..cut.index(text.len() + 1)].to_vec()
+            }),
+            json_value().prop_map(|json| format!(" \n{json:#}\t").into_bytes()),
+        ]
+    }
+
+    /// What a read call makes of a 200 answer: a typed reply only from a JSON object, else an
+    /// unexpected-answer error with the status and a short one-line excerpt.
+    fn check_read<T: DeserializeOwned>(body: &[u8]) -> Result<(), TestCaseError> {
+        let read = success_body(200, body).and_then(object_reply::<T>);
+        let is_object = serde_json::from_slice::<Value>(body).is_ok_and(|json| json.is_object());
+        match read {
+            Ok(reply) => {
+                prop_assert!(is_object);
+                prop_assert!(reply.raw.is_object());
+            }
+            Err(Error::UnexpectedBody { status, excerpt }) => {
+                prop_assert_eq!(status, 200);
+                prop_assert!(excerpt.chars().count() <= 200);
+                prop_assert!(!excerpt.contains('\n'));
+            }
+            Err(other) => prop_assert!(false, "unexpected error {other:?}"),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(crate::fuzzing::fuzz_config())]
+
+        #[test]
+        fn fuzz_answer_body(body in answer_body()) {
+            check_read::<ListScopes>(&body)?;
+            check_read::<ListSecrets>(&body)?;
+            check_read::<ListAcls>(&body)?;
+            check_read::<AclItem>(&body)?;
+            check_read::<EncodedSecret>(&body)?;
+        }
+    }
+}
