@@ -617,7 +617,7 @@ impl Client {
     }
 
     fn masked(&self, error: Error) -> Error {
-        error.masked(|text| self.inner.mask.text(text))
+        error.masked(&|text| self.inner.mask.text(text))
     }
 
     fn emit(&self, event: impl FnOnce() -> Event) {

@@ -102,12 +102,9 @@ impl Error {
         }
     }
 
-    /// The same error with every text `mask` changes masked (the credentials the client sends).
-    pub(crate) fn masked(self, mask: impl Fn(&str) -> String) -> Error {
-        self.map_text(&mask)
-    }
-
-    fn map_text(self, mask: &dyn Fn(&str) -> String) -> Error {
+    /// The same error with `mask` applied to every text an answer supplied (the others come
+    /// from this client or its libraries, which never quote an answer).
+    pub(crate) fn masked(self, mask: &dyn Fn(&str) -> String) -> Error {
         match self {
             Error::Api {
                 status,
@@ -126,41 +123,18 @@ impl Error {
                 status,
                 location: location.as_deref().map(mask),
             },
-            Error::Timeout { url } => Error::Timeout { url: mask(&url) },
-            Error::Connect { host, detail } => Error::Connect {
-                host,
-                detail: mask(&detail),
-            },
-            Error::ConnectionLost { host, detail } => Error::ConnectionLost {
-                host,
-                detail: mask(&detail),
-            },
-            Error::NotHttp { host, detail } => Error::NotHttp {
-                host,
-                detail: mask(&detail),
-            },
-            Error::NotTls { host, detail } => Error::NotTls {
-                host,
-                detail: mask(&detail),
-            },
-            Error::Tls { host, detail } => Error::Tls {
-                host,
-                detail: mask(&detail),
-            },
             Error::RateLimited {
                 cause,
                 retry_after,
                 remaining,
                 budget,
             } => Error::RateLimited {
-                cause: Box::new(cause.map_text(mask)),
+                cause: Box::new(cause.masked(mask)),
                 retry_after,
                 remaining,
                 budget,
             },
-            other @ (Error::TlsSetup { .. }
-            | Error::CaCertificates { .. }
-            | Error::InvalidRequest(_)) => other,
+            other => other,
         }
     }
 }

@@ -94,6 +94,31 @@ fn assert_clear_error(stderr: &str) {
     assert!(!stderr.contains("RUST_BACKTRACE"), "{stderr}");
 }
 
+/// One error line reporting an answer that is not an API answer, with its status and `shown`.
+#[track_caller]
+fn assert_not_an_api_answer(stderr: &str, status: u16, shown: &str) {
+    assert_clear_error(stderr);
+    assert!(
+        stderr.contains(&format!("the server answered HTTP {status} with")),
+        "{stderr}"
+    );
+    assert!(stderr.contains(shown), "{stderr}");
+}
+
+/// `databricks secrets ARGS...`'s arguments.
+fn secrets<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    ["secrets"].iter().chain(args).copied().collect()
+}
+
+/// `list-scopes` with the emulator's admin token and `host` from the environment.
+fn list_scopes_at_environment_host(env: &TestEnv, host: &str) -> Run {
+    let mut command = env.command(&["secrets", "list-scopes"]);
+    command
+        .env("DATABRICKS_HOST", host)
+        .env("DATABRICKS_TOKEN", env.emulator.admin_token());
+    env.run_command(command, b"")
+}
+
 #[test]
 fn retry_after_in_seconds_is_honoured() {
     let env = TestEnv::new();
@@ -394,11 +419,7 @@ fn throttling_with_the_host_from_the_environment_suggests_waiting() {
             .with_retry_after("900")
             .with_path(LIST_SCOPES),
     );
-    let mut command = env.command(&["secrets", "list-scopes"]);
-    command
-        .env("DATABRICKS_HOST", env.url())
-        .env("DATABRICKS_TOKEN", env.emulator.admin_token());
-    let run = env.run_command(command, b"");
+    let run = list_scopes_at_environment_host(&env, &env.url());
     let stderr = run.fails_with(1);
     assert!(stderr.contains("asked to wait 900 s"), "{stderr}");
     assert!(
@@ -506,11 +527,7 @@ fn a_server_that_is_not_http_is_named_as_such_at_once() {
 fn an_https_host_on_a_plain_http_server_is_named_as_such() {
     let env = TestEnv::new();
     let host = env.url().replace("http://", "https://");
-    let mut command = env.command(&["secrets", "list-scopes"]);
-    command
-        .env("DATABRICKS_HOST", &host)
-        .env("DATABRICKS_TOKEN", env.emulator.admin_token());
-    let run = env.run_command(command, b"");
+    let run = list_scopes_at_environment_host(&env, &host);
     let stderr = run.fails_with(1);
     assert!(
         stderr.starts_with(&format!(
@@ -675,7 +692,7 @@ fn a_delete_retried_after_an_unknown_outcome_accepts_does_not_exist() {
         ] {
             env.emulator.clear_requests();
             env.emulator.inject_fault(fault.with_path(path));
-            let args: Vec<&str> = ["secrets"].iter().chain(args).copied().collect();
+            let args = secrets(args);
             let run = env.run(&args);
             assert_eq!(run.ok(), "", "{args:?}");
             assert_eq!(
@@ -703,7 +720,7 @@ fn a_delete_of_nothing_still_fails_without_an_unknown_outcome() {
         // A 429 says the request was not carried out: the retry's answer is the real one.
         env.emulator
             .inject_fault(Fault::status(429).with_retry_after("0").with_path(path));
-        let args: Vec<&str> = ["secrets"].iter().chain(args).copied().collect();
+        let args = secrets(args);
         let run = env.run(&args);
         let stderr = run.fails_with(1);
         assert!(
@@ -850,12 +867,7 @@ fn answers_that_are_not_api_answers_are_clear_errors_on_any_status() {
             .inject_fault(Fault::html(status, body).with_path(LIST_SCOPES));
         let run = env.run(&["secrets", "list-scopes"]);
         let stderr = run.fails_with(1);
-        assert_clear_error(stderr);
-        assert!(
-            stderr.contains(&format!("the server answered HTTP {status} with")),
-            "{status} {body:?}: {stderr}"
-        );
-        assert!(stderr.contains(shown), "{status} {body:?}: {stderr}");
+        assert_not_an_api_answer(stderr, status, shown);
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
         assert_eq!(requests_to(&env, LIST_SCOPES).len(), 1, "{status} {body:?}");
     }
@@ -895,15 +907,9 @@ fn a_list_answer_that_is_not_a_json_object_is_an_error_not_an_empty_list() {
                 content_type: Some(content_type.to_owned()),
                 ..Fault::html(status, body).with_path(path)
             });
-            let args: Vec<&str> = ["secrets"].iter().chain(args).copied().collect();
+            let args = secrets(args);
             let run = env.run(&args);
-            let stderr = run.fails_with(1);
-            assert_clear_error(stderr);
-            assert!(
-                stderr.contains(&format!("the server answered HTTP {status} with")),
-                "{args:?} {body:?}: {stderr}"
-            );
-            assert!(stderr.contains(shown), "{args:?} {body:?}: {stderr}");
+            assert_not_an_api_answer(run.fails_with(1), status, shown);
             assert_eq!(run.stdout, b"", "{args:?} {body:?}");
         }
         // A valid object without the list's key is an empty list, as the service sends it.
@@ -911,7 +917,7 @@ fn a_list_answer_that_is_not_a_json_object_is_an_error_not_an_empty_list() {
             content_type: Some("application/json".to_owned()),
             ..Fault::html(200, "{}").with_path(path)
         });
-        let args: Vec<&str> = ["secrets"].iter().chain(args).copied().collect();
+        let args = secrets(args);
         env.run(&args).ok();
     }
 }
