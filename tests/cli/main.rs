@@ -23,4 +23,5 @@ mod keyvault;
 mod put;
 mod resolution;
 mod smoke;
+mod usage;
 mod walkthrough;
