@@ -1,8 +1,10 @@
 //! The command tree: a group is an enum, a leaf command a clap struct with `run`.
 
+mod argv;
 mod completion;
 pub mod configure;
 mod secrets;
+mod version;
 
 use std::fmt;
 use std::io::{self, IsTerminal};
@@ -14,10 +16,18 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::api::{self, Auth, Client, ClientOptions};
 use crate::config::{self, Credentials, Resolved, Source};
+use crate::output::Format;
+
+pub use argv::parse;
 
 /// Manage Databricks authentication profiles and secrets.
 #[derive(Parser, Debug)]
-#[command(name = "databricks", version, disable_version_flag = true)]
+#[command(
+    name = "databricks",
+    display_name = version::PRODUCT,
+    version = version::TAGGED_VERSION,
+    disable_version_flag = true
+)]
 pub struct Cli {
     /// Print the version and exit
     #[arg(short = 'v', long = "version", action = ArgAction::Version)]
@@ -40,6 +50,17 @@ pub struct GlobalOptions {
     /// Log every request and response to stderr, with tokens and values masked
     #[arg(long, global = true)]
     pub debug: bool,
+
+    /// Output format: table (or text) or json; commands that change something print nothing
+    #[arg(
+        short = 'o',
+        long = "output",
+        global = true,
+        value_name = "FORMAT",
+        value_enum,
+        ignore_case = true
+    )]
+    pub output: Option<Format>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -51,6 +72,8 @@ enum Command {
     Secrets(secrets::SecretsCommand),
     /// Print a shell completion script
     Completion(completion::Completion),
+    /// Print the version of this CLI (`Databricks CLI vX.Y.Z`, or JSON with -o json)
+    Version(version::Version),
 }
 
 /// A mistake in how the command was called: reported like clap's own usage errors, exit code 2.
@@ -81,6 +104,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 .block_on(command.run(&context))
         }
         Command::Completion(completion) => completion.run(),
+        Command::Version(version) => version.run(cli.global.output.unwrap_or_default()),
     }
 }
 
@@ -92,6 +116,11 @@ pub struct Context {
 impl Context {
     fn new(global: GlobalOptions) -> Self {
         Context { global }
+    }
+
+    /// The `--output` format given, if any.
+    pub fn output(&self) -> Option<Format> {
+        self.global.output
     }
 
     /// Resolves the credentials and builds the one HTTP client of this process.

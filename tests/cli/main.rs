@@ -24,4 +24,5 @@ mod put;
 mod resolution;
 mod smoke;
 mod tls;
+mod usage;
 mod walkthrough;
