@@ -149,8 +149,16 @@ fn fast_timing() -> RetryTiming {
     }
 }
 
+fn bearer(token: &str) -> Arc<dyn CredentialProvider> {
+    Arc::new(StaticCredentials::bearer(&Secret::new(token)).expect("a token without line breaks"))
+}
+
+fn basic(username: &str, password: &str) -> Arc<dyn CredentialProvider> {
+    Arc::new(StaticCredentials::basic(username, &Secret::new(password)).expect("valid text"))
+}
+
 fn options(url: &str) -> ClientOptions {
-    let mut options = ClientOptions::new(url.to_owned(), Auth::Bearer(Secret::new(TOKEN)));
+    let mut options = ClientOptions::new(url.to_owned(), bearer(TOKEN));
     options.connect_timeout = Duration::from_secs(2);
     options.request_timeout = Duration::from_secs(5);
     options.retry_timeout = Duration::from_secs(10);
@@ -281,10 +289,7 @@ async fn post_requests_send_json_and_accept_empty_or_empty_object_answers() {
 async fn basic_auth_sends_user_and_password_in_base64() {
     let server = TestServer::start(vec![ok(r#"{"scopes":[]}"#)]).await;
     let mut options = options(&server.url);
-    options.auth = Auth::Basic {
-        username: "alice".into(),
-        password: Secret::new("s3cret"),
-    };
+    options.credentials = basic("alice", "s3cret");
     client(options).list_scopes().await.unwrap();
     assert_eq!(
         server.requests()[0].header("authorization"),
@@ -411,10 +416,12 @@ async fn a_server_that_never_answers_times_out_without_retrying() {
         started.elapsed()
     );
     assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
-    let message = error.to_string();
-    assert!(
-        message.contains(&server.url) && message.contains("http_timeout_seconds"),
-        "{message}"
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "no answer from {}/api/2.0/secrets/scopes/list in time",
+            server.url
+        )
     );
     assert_eq!(server.requests().len(), 1);
 }
@@ -437,7 +444,7 @@ async fn redirects_are_reported_not_followed() {
         }
         other => panic!("expected a redirect error, got {other:?}"),
     }
-    assert!(error.to_string().contains("check the host"));
+    assert!(error.to_string().ends_with("instead of an API answer"));
     assert_eq!(server.requests().len(), 1);
 }
 
@@ -508,12 +515,9 @@ async fn a_closed_port_fails_after_three_quick_retries() {
         "{:?}",
         started.elapsed()
     );
-    let message = error.to_string();
-    assert!(
-        message.starts_with(&format!(
-            "cannot connect to {url}: connection refused; check the host"
-        )),
-        "{message}"
+    assert_eq!(
+        error.to_string(),
+        format!("cannot connect to {url}: connection refused")
     );
     let lines = retry_lines(&events);
     assert_eq!(lines.len(), 3, "{lines:?}");
@@ -798,10 +802,7 @@ async fn basic_credentials_echoed_by_the_server_are_masked() {
     let server =
         TestServer::start(vec![respond(400, &[], &format!("pass-word-99 {encoded}"))]).await;
     let mut options = options(&server.url);
-    options.auth = Auth::Basic {
-        username: "me".into(),
-        password: Secret::new("pass-word-99"),
-    };
+    options.credentials = basic("me", "pass-word-99");
     let message = client(options).list_scopes().await.unwrap_err().to_string();
     assert!(message.contains("\"*** ***\""), "{message}");
 }
@@ -886,18 +887,15 @@ fn hosts_must_be_web_urls_and_tokens_valid_header_text() {
             .err()
             .expect("an invalid host is refused");
         assert!(
-            matches!(error, Error::InvalidRequest(_)),
+            matches!(error, Error::InvalidHost { .. }),
             "{host}: {error:?}"
         );
     }
-    let mut options = options("http://127.0.0.1:1/");
-    options.auth = Auth::Bearer(Secret::new("dapi\nsecret-part"));
-    let message = Client::new(options)
-        .err()
-        .expect("a token with a newline is refused")
+    let message = StaticCredentials::bearer(&Secret::new("dapi\nsecret-part"))
+        .expect_err("a token with a newline is refused")
         .to_string();
     assert!(
-        !message.contains("secret-part") && message.contains("token"),
+        !message.contains("secret-part") && message.starts_with("the token contains"),
         "{message}"
     );
 }
@@ -920,7 +918,8 @@ mod fuzz {
     use serde::de::DeserializeOwned;
     use serde_json::Value;
 
-    use super::super::client::{EncodedSecret, object_reply, success_body};
+    use super::super::client::EncodedSecret;
+    use super::super::transport::{object_reply, success_body};
     use super::*;
 
     /// The field names of the answers, so that generated JSON often has the expected shape.

@@ -104,11 +104,7 @@ pub struct ListScopes {}
 impl ListScopes {
     pub async fn run(self, context: &Context) -> anyhow::Result<()> {
         let connection = context.connect()?;
-        let reply = connection
-            .client
-            .list_scopes()
-            .await
-            .map_err(|error| connection.explain(error))?;
+        let reply = connection.call(connection.client.list_scopes()).await?;
         print_reply(context, &reply.raw, || {
             let mut table = Table::new(&["Scope", "Backend", "KeyVault URL"]);
             for scope in reply.data.scopes {
