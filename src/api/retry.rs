@@ -89,7 +89,7 @@ pub(crate) struct RetryNotice {
 /// The retry rules of one client.
 pub(crate) struct RetryPolicy {
     pub timing: RetryTiming,
-    /// The total time retries may take (profile key `retry_timeout_seconds`).
+    /// The total time retries may take.
     pub budget: Duration,
 }
 
