@@ -489,6 +489,30 @@ fn a_refused_connection_is_retried_three_times_and_fails_within_ten_seconds() {
     assert_between(elapsed, 2.5, 10.0);
 }
 
+/// With the host from the environment, the hints name `DATABRICKS_HOST`, not a profile.
+#[test]
+fn hints_for_a_host_from_the_environment_name_the_variable() {
+    let env = TestEnv::new();
+    let host = format!("http://127.0.0.1:{}", closed_port());
+    let run = list_scopes_at_environment_host(&env, &host);
+    let stderr = run.fails_with(1);
+    assert!(
+        stderr.ends_with(&format!(
+            "Error: cannot connect to {host}: connection refused\n\
+             Hint: check DATABRICKS_HOST and your network\n"
+        )),
+        "{stderr}"
+    );
+
+    env.emulator.inject_fault(Fault::redirect("https://login.example.com/"));
+    let run = list_scopes_at_environment_host(&env, &env.url());
+    let stderr = run.fails_with(1);
+    assert!(
+        stderr.ends_with("(it leads to a login page); check DATABRICKS_HOST\n"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn a_dropped_connection_is_retried() {
     let env = TestEnv::new();
