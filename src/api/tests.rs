@@ -99,6 +99,16 @@ fn observed(url: &str) -> (ClientOptions, Arc<Mutex<Vec<Event>>>) {
     (options, events)
 }
 
+/// Every event as the user sees it.
+fn event_lines(events: &Mutex<Vec<Event>>) -> Vec<String> {
+    events
+        .lock()
+        .unwrap()
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
 fn retry_lines(events: &Mutex<Vec<Event>>) -> Vec<String> {
     events
         .lock()
@@ -764,7 +774,7 @@ async fn a_token_echoed_by_the_server_is_masked_in_errors_and_debug_lines() {
     for _ in 0..4 {
         shown.push(api.list_scopes().await.unwrap_err().to_string());
     }
-    shown.extend(events.lock().unwrap().iter().map(ToString::to_string));
+    shown.extend(event_lines(&events));
     let shown = shown.join("\n");
     assert!(shown.contains("Bad token *** for ***"), "{shown}");
     assert!(shown.contains("token *** expired"), "{shown}");
@@ -814,12 +824,7 @@ async fn debug_lines_show_requests_and_answers_without_secrets() {
         .unwrap();
     api.get_secret("s", "k").await.unwrap();
 
-    let lines: Vec<String> = events
-        .lock()
-        .unwrap()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let lines = event_lines(&events);
     let log = lines.join("\n");
     let url = emulator.url();
     assert!(
@@ -949,12 +954,7 @@ async fn a_provider_s_extra_headers_are_sent_masked_and_told_of_a_401() {
         sent.header("x-databricks-azure-sp-management-token"),
         Some(RotatingCredentials::MANAGEMENT_TOKEN)
     );
-    let log: Vec<String> = events
-        .lock()
-        .unwrap()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let log = event_lines(&events);
     assert!(
         log.contains(&"> #1 X-Databricks-Azure-Sp-Management-Token: ***".to_owned()),
         "{log:?}"
@@ -964,13 +964,7 @@ async fn a_provider_s_extra_headers_are_sent_masked_and_told_of_a_401() {
     let error = api.list_scopes().await.unwrap_err();
     assert_eq!(error.to_string(), "UNAUTHENTICATED: *** and ***");
     assert_eq!(provider.rejected.load(Ordering::SeqCst), 1);
-    let log = events
-        .lock()
-        .unwrap()
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n");
+    let log = event_lines(&events).join("\n");
     assert!(
         !log.contains("rotating-token") && !log.contains("management-token"),
         "{log}"

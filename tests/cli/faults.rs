@@ -504,7 +504,8 @@ fn hints_for_a_host_from_the_environment_name_the_variable() {
         "{stderr}"
     );
 
-    env.emulator.inject_fault(Fault::redirect("https://login.example.com/"));
+    env.emulator
+        .inject_fault(Fault::redirect("https://login.example.com/"));
     let run = list_scopes_at_environment_host(&env, &env.url());
     let stderr = run.fails_with(1);
     assert!(
