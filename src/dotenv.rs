@@ -108,6 +108,30 @@ fn first_non_blank(content: &[u8]) -> Option<u8> {
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// The most secrets a scope holds.
+const MAX_SECRETS_PER_SCOPE: u64 = 1000;
+
+/// The most bytes a file written as these formats takes per byte of value: JSON writes a
+/// control character as `\u0000`.
+const MAX_ENCODED_BYTES_PER_BYTE: u64 = 6;
+
+/// Room per entry for its key (at most 128 characters), quotes, `=` or `:` and line ends.
+const MAX_BYTES_PER_ENTRY: u64 = 1024;
+
+/// The largest import file that can be valid: a full scope of values at the size limit, each
+/// byte written in its longest form (787,456,000 bytes, about 751 MiB).
+pub const MAX_FILE_BYTES: u64 = MAX_SECRETS_PER_SCOPE
+    * (MAX_ENCODED_BYTES_PER_BYTE * MAX_VALUE_BYTES as u64 + MAX_BYTES_PER_ENTRY);
+
+/// How [`MAX_FILE_BYTES`] comes about, for an error message.
+pub fn max_file_bytes_reason() -> String {
+    format!(
+        "a scope holds at most {MAX_SECRETS_PER_SCOPE} secrets of at most {MAX_VALUE_BYTES} \
+         bytes, a byte takes at most {MAX_ENCODED_BYTES_PER_BYTE} in a file, and an entry's key \
+         and quotes at most {MAX_BYTES_PER_ENTRY}"
+    )
+}
+
 pub fn parse(format: FileFormat, content: &[u8]) -> Result<Vec<Entry>, Vec<Problem>> {
     match format {
         FileFormat::Env => parse_env(content),
@@ -1013,6 +1037,18 @@ more
                 "line 3: the $' quote opened here is never closed: add the closing \"'\""
                     .to_string(),
             ]
+        );
+    }
+
+    #[test]
+    fn the_file_bound_is_a_full_scope_in_the_longest_encoding() {
+        assert_eq!(MAX_FILE_BYTES, 787_456_000);
+        let longest_json_value = write_json(&[entry("k", text(&"\0".repeat(8)), 0)]);
+        assert!(
+            String::from_utf8(longest_json_value)
+                .unwrap()
+                .contains(&"\\u0000".repeat(8)),
+            "JSON writes a NUL in {MAX_ENCODED_BYTES_PER_BYTE} bytes"
         );
     }
 
