@@ -136,7 +136,7 @@ fn fails_every_put(error: &api::Error) -> bool {
 }
 
 /// The error for an import where some puts failed: it names the failed keys, and gives the
-/// reason with its hint when all of them failed the same way (a bad token, a missing scope).
+/// reason with its hint when all of them failed the same way.
 fn import_failure(
     connection: &Connection,
     mut failures: Vec<(String, api::Error)>,
@@ -232,12 +232,12 @@ fn too_large(source: &str) -> String {
 #[command(
     after_help = "A .env export is safe to source: no value is ever expanded or run. Values \
     are written 'single-quoted', or \"double-quoted\" with \\ before \\, \" and $ when they \
-    hold a single quote; values with control characters or bytes that are not UTF-8, or with \
-    both ' and `, are written as $'...' with \\xNN escapes after a line ''\\ (bash and zsh \
-    read them exactly, up to a NUL byte; docker compose refuses that line). Keys that are not \
-    shell names are written after `export `, so a shell refuses them. In JSON, values that \
-    are not UTF-8 are written as {\"bytes_value\": \"<base64>\"}. import restores the exact \
-    bytes of both."
+    hold a single quote or end in a backslash; values with control characters or bytes that \
+    are not UTF-8, or with both ' and `, are written as $'...' with \\xNN escapes after a \
+    line ''\\ (bash and zsh read them exactly, up to a NUL byte; docker compose refuses that \
+    line). Keys that are not shell names are written after `export `, so a shell refuses \
+    them. In JSON, values that are not UTF-8 are written as {\"bytes_value\": \"<base64>\"}. \
+    import restores the exact bytes of both."
 )]
 pub struct Export {
     #[command(flatten)]
