@@ -23,11 +23,12 @@ use crate::output;
 #[command(
     after_help = "A .env file has one KEY=VALUE per line, optionally after `export `; \
     lines starting with # are comments. Values may be 'single-quoted' (literal) or \
-    \"double-quoted\" (with \\n, \\r, \\t, \\\", \\\\, \\$ and \\xNN escapes) or $'...' (as in \
-    bash); all may span lines, and quoted pieces next to each other are joined, as in \
-    'it'\\''s'. Files over 787456000 bytes are refused. A JSON file is one object: {\"KEY\": \"value\"}, or {\"KEY\": {\"bytes_value\": \
-    \"<base64>\"}} for binary values. Every entry is checked before any is sent: if one is \
-    invalid, nothing is imported. Values are never printed."
+    \"double-quoted\" (with \\n, \\r, \\t, \\\", \\\\, \\$ and \\xNN escapes) or $'...' \
+    (as in bash); all may span lines, and quoted pieces next to each other are joined, as in \
+    'it'\\''s'. Files over 787456000 bytes are refused. A JSON file is one object: \
+    {\"KEY\": \"value\"}, or {\"KEY\": {\"bytes_value\": \"<base64>\"}} for binary values. \
+    Every entry is checked before any is sent: if one is invalid, nothing is imported. Values \
+    are never printed."
 )]
 pub struct Import {
     /// Scope to put the secrets in
