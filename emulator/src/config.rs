@@ -1,10 +1,12 @@
 //! What the emulator is started with: who may call it, limits, where state lives.
 
 use crate::error::Error;
+use crate::pacing::RateLimit;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// The built-in workspace admin, always present.
 pub const DEFAULT_ADMIN: &str = "admin@example.com";
@@ -47,6 +49,12 @@ pub struct Config {
     pub max_secrets_per_scope: usize,
     /// Where the state is persisted (read at start, rewritten after each change); `None` = memory.
     pub state_path: Option<PathBuf>,
+    /// Delay before every answer (except the control API's), like a far-away workspace.
+    pub latency: Duration,
+    /// A token bucket over the Secrets API; `None` = unlimited.
+    pub rate_limit: Option<RateLimit>,
+    /// Whether a throttled answer carries `Retry-After` (the real service's does).
+    pub retry_after: bool,
 }
 
 impl Default for Config {
@@ -60,6 +68,9 @@ impl Default for Config {
             max_scopes: DEFAULT_MAX_SCOPES,
             max_secrets_per_scope: DEFAULT_MAX_SECRETS_PER_SCOPE,
             state_path: None,
+            latency: Duration::ZERO,
+            rate_limit: None,
+            retry_after: true,
         }
     }
 }
@@ -79,6 +90,9 @@ impl fmt::Debug for Config {
             .field("max_scopes", &self.max_scopes)
             .field("max_secrets_per_scope", &self.max_secrets_per_scope)
             .field("state_path", &self.state_path)
+            .field("latency", &self.latency)
+            .field("rate_limit", &self.rate_limit)
+            .field("retry_after", &self.retry_after)
             .finish()
     }
 }
@@ -129,6 +143,24 @@ impl Config {
 
     pub fn with_state_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.state_path = Some(path.into());
+        self
+    }
+
+    /// Delays every answer by `latency`.
+    pub fn with_latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// Throttles the Secrets API: over the limit, requests get `429 REQUEST_LIMIT_EXCEEDED`.
+    pub fn with_rate_limit(mut self, rate_limit: RateLimit) -> Self {
+        self.rate_limit = Some(rate_limit);
+        self
+    }
+
+    /// Throttled answers carry no `Retry-After` header.
+    pub fn without_retry_after(mut self) -> Self {
+        self.retry_after = false;
         self
     }
 

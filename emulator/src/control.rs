@@ -1,9 +1,11 @@
-//! The emulator's own admin-only endpoints under `/__emulator/`: faults and the request log.
+//! The emulator's own admin-only endpoints under `/__emulator/`: faults, the request log, and
+//! the latency and rate limit (pacing).
 
 use crate::error::ApiError;
 use crate::faults::Fault;
 use crate::lock;
-use crate::server::{Answer, BodyError, Shared, error_answer, json_answer};
+use crate::pacing::PacingUpdate;
+use crate::server::{Answer, BodyError, Received, Shared, error_answer, json_answer};
 use crate::workspace::Caller;
 use hyper::body::Bytes;
 use hyper::{Method, StatusCode};
@@ -11,14 +13,16 @@ use serde_json::{Value, json};
 
 const FAULTS_PATH: &str = "/__emulator/faults";
 const REQUESTS_PATH: &str = "/__emulator/requests";
+const PACING_PATH: &str = "/__emulator/pacing";
 
-pub(crate) fn handle(
-    shared: &Shared,
-    method: &Method,
-    path: &str,
-    caller: &Result<Caller, ApiError>,
-    body: &Result<Bytes, BodyError>,
-) -> Answer {
+pub(crate) fn handle(shared: &Shared, request: &Received) -> Answer {
+    let Received {
+        method,
+        path,
+        body,
+        caller,
+        ..
+    } = request;
     match respond(shared, method, path, caller, body) {
         Ok(value) => json_answer(StatusCode::OK, &value),
         Err(error) => error_answer(&error),
@@ -32,7 +36,7 @@ fn respond(
     caller: &Result<Caller, ApiError>,
     body: &Result<Bytes, BodyError>,
 ) -> Result<Value, ApiError> {
-    if path != FAULTS_PATH && path != REQUESTS_PATH {
+    if ![FAULTS_PATH, REQUESTS_PATH, PACING_PATH].contains(&path) {
         return Err(ApiError::endpoint_not_found(method.as_str(), path));
     }
     let caller = caller.clone()?;
@@ -60,7 +64,20 @@ fn respond(
             lock(&shared.log).clear();
             Ok(json!({}))
         }
-        (FAULTS_PATH, _) => Err(ApiError::method_not_allowed(
+        (PACING_PATH, &Method::GET) => Ok(pacing_status(shared)),
+        (PACING_PATH, &Method::POST) => {
+            let body = body.as_ref().map_err(|error| ApiError::from(*error))?;
+            let update: PacingUpdate = serde_json::from_slice(body)
+                .map_err(|error| ApiError::malformed(format!("Invalid pacing: {error}")))?;
+            update.validate().map_err(ApiError::invalid)?;
+            lock(&shared.pacing).update(update);
+            Ok(pacing_status(shared))
+        }
+        (PACING_PATH, &Method::DELETE) => {
+            lock(&shared.pacing).reset();
+            Ok(pacing_status(shared))
+        }
+        (FAULTS_PATH | PACING_PATH, _) => Err(ApiError::method_not_allowed(
             method.as_str(),
             path,
             "GET, POST or DELETE",
@@ -71,6 +88,10 @@ fn respond(
             "GET or DELETE",
         )),
     }
+}
+
+fn pacing_status(shared: &Shared) -> Value {
+    json!(lock(&shared.pacing).status())
 }
 
 /// One fault object or an array of them, all valid.

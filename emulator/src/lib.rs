@@ -89,12 +89,29 @@
 //! `status` is `null` for a dropped connection; `user` is `null` when the request did not
 //! authenticate. `DELETE /__emulator/requests` clears the log. Requests to `/__emulator/...`
 //! are neither logged nor faulted.
+//!
+//! # Latency and rate limit (pacing)
+//!
+//! [`Config::with_latency`] (`--latency MS`) delays every answer except the control API's.
+//! [`Config::with_rate_limit`] (`--rate-limit RPS[/BURST]`, burst default: RPS rounded up) is a
+//! token bucket over `/api/2.0/secrets/...` for the whole workspace: a request finding it empty
+//! is answered `429` `{"error_code": "REQUEST_LIMIT_EXCEEDED", ...}` with `Retry-After: N`
+//! (whole seconds until a token is free, at least 1) unless [`Config::without_retry_after`]
+//! (`--no-retry-after`). A faulted request does not take a token.
+//!
+//! `GET /__emulator/pacing` (admin token) answers
+//! `{"latency_ms": 50, "rate_limit": {"requests_per_second": 200.0, "burst": 200},
+//! "retry_after": true, "throttled": 12}`; `POST` with any of `latency_ms`, `rate_limit`
+//! (`null` removes it; a new limit starts with a full bucket) and `retry_after` changes them;
+//! `DELETE` zeroes `throttled` and refills the bucket. In-process: [`Emulator::set_latency`],
+//! [`Emulator::set_rate_limit`], [`Emulator::throttled_count`], [`Emulator::reset_throttling`].
 
 mod config;
 mod control;
 mod error;
 mod faults;
 mod fields;
+mod pacing;
 mod requests;
 mod server;
 mod store;
@@ -106,15 +123,18 @@ pub use config::{
 };
 pub use error::Error;
 pub use faults::Fault;
+pub use pacing::RateLimit;
 pub use requests::LoggedRequest;
 pub use server::MAX_BODY_BYTES;
 pub use store::Permission;
 pub use workspace::MAX_VALUE_BYTES;
 
+use pacing::Pacing;
 use server::Shared;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use store::State;
 use tokio::sync::oneshot;
 use workspace::{Limits, Workspace};
@@ -133,6 +153,11 @@ impl Emulator {
     /// Returns once the socket is listening.
     pub fn start(config: Config) -> Result<Emulator, Error> {
         let directory = config.directory()?;
+        if let Some(rate_limit) = &config.rate_limit {
+            rate_limit
+                .validate()
+                .map_err(|problem| Error::Config(format!("invalid rate limit: {problem}")))?;
+        }
         let state = match &config.state_path {
             Some(path) => load_or_create_state(path)?,
             None => State::default(),
@@ -150,6 +175,11 @@ impl Emulator {
             workspace: Mutex::new(workspace),
             faults: Mutex::default(),
             log: Mutex::default(),
+            pacing: Mutex::new(Pacing::new(
+                config.latency,
+                config.rate_limit,
+                config.retry_after,
+            )),
         });
         let bind_error = |source| Error::Bind {
             addr: config.bind,
@@ -229,6 +259,34 @@ impl Emulator {
         lock(&self.shared.faults).clear();
     }
 
+    /// Delays every later answer by `latency` (like `POST /__emulator/pacing`).
+    pub fn set_latency(&self, latency: Duration) {
+        lock(&self.shared.pacing).set_latency(latency);
+    }
+
+    /// Replaces the Secrets API rate limit (`None` removes it); the bucket starts full.
+    ///
+    /// # Panics
+    ///
+    /// If the limit is invalid (see [`RateLimit::validate`]): that is a mistake in the test.
+    #[track_caller]
+    pub fn set_rate_limit(&self, rate_limit: Option<RateLimit>) {
+        if let Some(Err(problem)) = rate_limit.as_ref().map(RateLimit::validate) {
+            panic!("invalid rate limit {rate_limit:?}: {problem}");
+        }
+        lock(&self.shared.pacing).set_rate_limit(rate_limit);
+    }
+
+    /// How many requests the rate limit refused since the start or the last reset.
+    pub fn throttled_count(&self) -> u64 {
+        lock(&self.shared.pacing).throttled()
+    }
+
+    /// Zeroes the throttled count and refills the rate limit's bucket.
+    pub fn reset_throttling(&self) {
+        lock(&self.shared.pacing).reset();
+    }
+
     /// The stored bytes of a secret, for byte-exact checks.
     pub fn secret_bytes(&self, scope: &str, key: &str) -> Option<Vec<u8>> {
         let workspace = lock(&self.shared.workspace);
@@ -293,6 +351,15 @@ fn load_or_create_state(path: &std::path::Path) -> Result<State, Error> {
         source,
     })?;
     Ok(state)
+}
+
+/// The current time in milliseconds since the Unix epoch.
+pub(crate) fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// Locks a mutex; a panic elsewhere while holding it does not make the data unusable here.

@@ -4,11 +4,13 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use databricks_emulator::{
     Config, DEFAULT_ADMIN_TOKEN, DEFAULT_MAX_SCOPES, DEFAULT_MAX_SECRETS_PER_SCOPE, Emulator,
+    RateLimit,
 };
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 const AFTER_HELP: &str = "\
 Without --token and --user the only user is the admin admin@example.com with the token
@@ -79,6 +81,16 @@ struct ServerArgs {
     /// Maximum number of secrets in one scope
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_SECRETS_PER_SCOPE)]
     max_secrets_per_scope: usize,
+    /// Delay every answer by MS milliseconds, like a far-away workspace
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    latency: u64,
+    /// Throttle the Secrets API to RPS requests per second, bursts of BURST (default: RPS);
+    /// requests over it get 429 REQUEST_LIMIT_EXCEEDED
+    #[arg(long, value_name = "RPS[/BURST]")]
+    rate_limit: Option<RateLimit>,
+    /// Send no Retry-After header with the 429 answers of --rate-limit
+    #[arg(long)]
+    no_retry_after: bool,
 }
 
 #[derive(Args, Debug)]
@@ -106,6 +118,9 @@ impl ServerArgs {
             max_scopes: self.max_scopes,
             max_secrets_per_scope: self.max_secrets_per_scope,
             state_path: self.state.clone(),
+            latency: Duration::from_millis(self.latency),
+            rate_limit: self.rate_limit,
+            retry_after: !self.no_retry_after,
         }
     }
 

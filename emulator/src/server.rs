@@ -3,9 +3,10 @@
 use crate::error::ApiError;
 use crate::faults::{Fault, FaultQueue, default_error_code};
 use crate::fields::{Fields, query_map};
+use crate::pacing::{Pacing, Throttled};
 use crate::requests::{LoggedRequest, logged_body};
 use crate::workspace::{Caller, Endpoint, Workspace};
-use crate::{control, lock};
+use crate::{control, lock, now_millis};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use http_body_util::{BodyExt, Full};
@@ -18,7 +19,7 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -41,6 +42,16 @@ pub(crate) struct Shared {
     pub workspace: Mutex<Workspace>,
     pub faults: Mutex<FaultQueue>,
     pub log: Mutex<Vec<LoggedRequest>>,
+    pub pacing: Mutex<Pacing>,
+}
+
+/// A request as the handlers see it: body read, caller authenticated (or why not).
+pub(crate) struct Received {
+    pub method: Method,
+    pub path: String,
+    pub query: String,
+    pub body: Result<Bytes, BodyError>,
+    pub caller: Result<Caller, ApiError>,
 }
 
 /// Returned by the service to make hyper close the connection without an answer.
@@ -103,21 +114,21 @@ async fn handle(
 ) -> Result<Answer, ConnectionDropped> {
     let received_at_ms = now_millis();
     let (parts, body) = request.into_parts();
-    let path = parts.uri.path().to_string();
-    let query = parts.uri.query().unwrap_or_default().to_string();
     let body = read_body(body).await;
     let caller = authenticate(&shared, &parts.headers);
-    if path.starts_with(CONTROL_PREFIX) {
-        return Ok(control::handle(
-            &shared,
-            &parts.method,
-            &path,
-            &caller,
-            &body,
-        ));
+    let request = Received {
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or_default().to_string(),
+        method: parts.method,
+        body,
+        caller,
+    };
+    if request.path.starts_with(CONTROL_PREFIX) {
+        return Ok(control::handle(&shared, &request));
     }
-    let method = parts.method.as_str();
-    let fault = lock(&shared.faults).take(method, &path);
+    let latency = lock(&shared.pacing).latency();
+    tokio::time::sleep(latency).await;
+    let fault = lock(&shared.faults).take(request.method.as_str(), &request.path);
     let answer = match &fault {
         Some(fault) => {
             tokio::time::sleep(fault.delay_duration()).await;
@@ -126,41 +137,36 @@ async fn handle(
             } else if fault.answer_status().is_some() {
                 Some(fault_answer(fault))
             } else {
-                Some(dispatch(
-                    &shared,
-                    &parts.method,
-                    &path,
-                    &query,
-                    &body,
-                    &caller,
-                ))
+                Some(paced_dispatch(&shared, &request))
             }
         }
-        None => Some(dispatch(
-            &shared,
-            &parts.method,
-            &path,
-            &query,
-            &body,
-            &caller,
-        )),
+        None => Some(paced_dispatch(&shared, &request)),
     };
     lock(&shared.log).push(LoggedRequest {
-        method: method.to_string(),
-        path,
-        query_params: query_map(&query),
-        query,
-        body: match &body {
+        method: request.method.to_string(),
+        query_params: query_map(&request.query),
+        query: request.query,
+        path: request.path,
+        body: match &request.body {
             Ok(bytes) => logged_body(bytes),
             Err(BodyError::TooLarge) => json!(format!("<more than {MAX_BODY_BYTES} bytes>")),
             Err(BodyError::Unreadable) => json!("<unreadable>"),
         },
-        user: caller.ok().map(|caller| caller.user),
+        user: request.caller.ok().map(|caller| caller.user),
         status: answer.as_ref().map(|answer| answer.status().as_u16()),
         fault: fault.is_some(),
         received_at_ms,
     });
     answer.ok_or(ConnectionDropped)
+}
+
+/// Dispatches the request unless the rate limit refuses it.
+fn paced_dispatch(shared: &Shared, request: &Received) -> Answer {
+    let admitted = lock(&shared.pacing).admit(&request.path, Instant::now());
+    match admitted {
+        Ok(()) => dispatch(shared, request),
+        Err(throttled) => throttled_answer(throttled),
+    }
 }
 
 /// Reads the whole body, keeping at most [`MAX_BODY_BYTES`].
@@ -227,14 +233,15 @@ fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<Caller, ApiError
 }
 
 /// Runs a Secrets API call (or answers the host metadata probe).
-fn dispatch(
-    shared: &Shared,
-    method: &Method,
-    path: &str,
-    query: &str,
-    body: &Result<Bytes, BodyError>,
-    caller: &Result<Caller, ApiError>,
-) -> Answer {
+fn dispatch(shared: &Shared, request: &Received) -> Answer {
+    let Received {
+        method,
+        path,
+        query,
+        body,
+        caller,
+        ..
+    } = request;
     if path == HOST_METADATA_PATH && method == Method::GET {
         return json_answer(
             StatusCode::OK,
@@ -310,6 +317,20 @@ fn fault_answer(fault: &Fault) -> Answer {
     answer
 }
 
+/// The real service's answer to a request over the rate limit.
+fn throttled_answer(throttled: Throttled) -> Answer {
+    let error = ApiError::request_limit_exceeded(
+        "Too many requests: the workspace's Secrets API rate limit was exceeded; retry later",
+    );
+    let mut answer = error_answer(&error);
+    if let Some(seconds) = throttled.retry_after_seconds {
+        answer
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    answer
+}
+
 pub(crate) fn json_answer(status: StatusCode, value: &Value) -> Answer {
     let content_type = HeaderValue::from_static("application/json");
     text_answer(status.as_u16(), content_type, value.to_string())
@@ -327,12 +348,4 @@ fn text_answer(status: u16, content_type: HeaderValue, body: String) -> Answer {
         .headers_mut()
         .insert(header::CONTENT_TYPE, content_type);
     answer
-}
-
-pub(crate) fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
-        })
 }

@@ -3,13 +3,13 @@
 use crate::config::{ALL_USERS_GROUP, Directory};
 use crate::error::ApiError;
 use crate::fields::Fields;
+use crate::now_millis;
 use crate::store::{KeyVaultMetadata, Permission, Scope, State, StoredSecret};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD as BASE64, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Largest secret value, in bytes after base64 decoding.
 pub const MAX_VALUE_BYTES: usize = 131_072;
@@ -188,7 +188,7 @@ impl Workspace {
         }
         let secret = StoredSecret {
             value,
-            last_updated_timestamp: now_millis(),
+            last_updated_timestamp: i64::try_from(now_millis()).unwrap_or(i64::MAX),
         };
         scope.secrets.insert(key.to_string(), secret);
         Ok(json!({}))
@@ -452,14 +452,6 @@ fn missing_acl(scope: &str, principal: &str) -> ApiError {
     ApiError::not_found(format!(
         "No ACL for principal {principal} in scope {scope}!"
     ))
-}
-
-fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
-        })
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The `databricks-emulator` binary (`serve`, `exec`) and state persistence across restarts.
 
 use crate::Api;
-use databricks_emulator::{Config, Emulator, Permission};
+use databricks_emulator::{Config, DEFAULT_ADMIN_TOKEN, Emulator, Permission};
 use std::process::Command;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_databricks-emulator");
@@ -28,6 +28,10 @@ fn bad_options_are_usage_errors() {
         &["--group", "=x"],
         &["--bind", "not-an-address"],
         &["exec"],
+        &["--rate-limit", "0"],
+        &["--rate-limit", "10/0"],
+        &["--rate-limit", "fast"],
+        &["--latency", "-5"],
     ] {
         let output = emulator_command(args).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
@@ -236,6 +240,44 @@ mod unix {
             .try_send("GET", "/api/2.0/secrets/scopes/list", None)
             .await;
         assert!(after.is_err(), "the server stops with the command");
+    }
+
+    #[tokio::test]
+    async fn pacing_options_reach_the_server() {
+        let mut child = emulator_command(&[
+            "exec",
+            "--latency",
+            "25",
+            "--rate-limit",
+            "2.5/4",
+            "--no-retry-after",
+            "--",
+            "sh",
+            "-c",
+            r#"echo "$DATABRICKS_HOST"; read reply"#,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let host = lines.next().unwrap().unwrap();
+        let api = Api::for_url(&host, Some(format!("Bearer {DEFAULT_ADMIN_TOKEN}")));
+        let pacing = api
+            .send("GET", "/__emulator/pacing", None)
+            .await
+            .assert_ok();
+        child.stdin.take().unwrap().write_all(b"done\n").unwrap();
+        assert!(wait_with_limit(&mut child, Duration::from_secs(10)).success());
+        assert_eq!(
+            pacing,
+            serde_json::json!({
+                "latency_ms": 25,
+                "rate_limit": {"requests_per_second": 2.5, "burst": 4},
+                "retry_after": false,
+                "throttled": 0,
+            })
+        );
     }
 
     #[test]

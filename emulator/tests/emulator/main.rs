@@ -6,6 +6,7 @@ mod endpoints;
 mod errors;
 mod faults;
 mod keyvault;
+mod pacing;
 mod robustness;
 
 use databricks_emulator::{Config, Emulator};
