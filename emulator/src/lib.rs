@@ -106,29 +106,43 @@
 //! `DELETE` zeroes `throttled` and refills the bucket. In-process: [`Emulator::set_latency`],
 //! [`Emulator::set_rate_limit`], [`Emulator::throttled_count`], [`Emulator::reset_throttling`].
 
+mod ci_tokens;
 mod config;
 mod control;
+mod entra;
 mod error;
 mod faults;
 mod fields;
+mod identity;
+mod jwt;
+mod oauth;
 mod pacing;
 mod requests;
+mod scim;
 mod server;
 mod store;
 mod workspace;
 
+pub use ci_tokens::{AZURE_DEVOPS_ISSUER, CI_REQUEST_TOKEN, GITHUB_DEFAULT_SUBJECT, GITHUB_ISSUER};
 pub use config::{
     ADMINS_GROUP, ALL_USERS_GROUP, Config, DEFAULT_ADMIN, DEFAULT_ADMIN_TOKEN, DEFAULT_MAX_SCOPES,
     DEFAULT_MAX_SECRETS_PER_SCOPE,
 };
+pub use entra::{
+    AZURE_DATABRICKS_LOGIN_APP_ID, AZURE_SERVICE_MANAGEMENT_RESOURCE, IDENTITY_HEADER_VALUE,
+};
 pub use error::Error;
 pub use faults::Fault;
+pub use identity::{
+    Cloud, DATABRICKS_CLI_CLIENT_ID, DEFAULT_AZURE_TENANT_ID, DEFAULT_TOKEN_TTL, FederationPolicy,
+};
 pub use pacing::RateLimit;
 pub use requests::LoggedRequest;
 pub use server::MAX_BODY_BYTES;
 pub use store::Permission;
 pub use workspace::MAX_VALUE_BYTES;
 
+use identity::IdentityProvider;
 use pacing::Pacing;
 use server::Shared;
 use std::net::SocketAddr;
@@ -152,7 +166,8 @@ impl Emulator {
     /// Binds `config.bind`, loads the state file if any, and serves on a background thread.
     /// Returns once the socket is listening.
     pub fn start(config: Config) -> Result<Emulator, Error> {
-        let directory = config.directory()?;
+        let directory = Arc::new(config.directory()?);
+        let identity = IdentityProvider::new(&config, &directory)?;
         if let Some(rate_limit) = &config.rate_limit {
             rate_limit
                 .validate()
@@ -164,23 +179,13 @@ impl Emulator {
         };
         let workspace = Workspace {
             state,
-            directory,
+            directory: Arc::clone(&directory),
             limits: Limits {
                 max_scopes: config.max_scopes,
                 max_secrets_per_scope: config.max_secrets_per_scope,
             },
             state_path: config.state_path.clone(),
         };
-        let shared = Arc::new(Shared {
-            workspace: Mutex::new(workspace),
-            faults: Mutex::default(),
-            log: Mutex::default(),
-            pacing: Mutex::new(Pacing::new(
-                config.latency,
-                config.rate_limit,
-                config.retry_after,
-            )),
-        });
         let bind_error = |source| Error::Bind {
             addr: config.bind,
             source,
@@ -196,6 +201,19 @@ impl Emulator {
             let _context = runtime.enter();
             tokio::net::TcpListener::from_std(listener).map_err(bind_error)?
         };
+        let shared = Arc::new(Shared {
+            addr,
+            directory,
+            identity,
+            workspace: Mutex::new(workspace),
+            faults: Mutex::default(),
+            log: Mutex::default(),
+            pacing: Mutex::new(Pacing::new(
+                config.latency,
+                config.rate_limit,
+                config.retry_after,
+            )),
+        });
         let (shutdown, shutdown_received) = oneshot::channel();
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -287,6 +305,24 @@ impl Emulator {
         lock(&self.shared.pacing).reset();
     }
 
+    /// Revokes every access and refresh token the emulator issued (of `principal` only, if
+    /// given), like `DELETE /__emulator/tokens`; returns how many.
+    pub fn revoke_tokens(&self, principal: Option<&str>) -> usize {
+        self.shared.identity.revoke(principal)
+    }
+
+    /// An Entra ID access token of the configured user `user` for the Azure Databricks
+    /// resource, as `az account get-access-token` would get it (like
+    /// `POST /__emulator/entra-token`).
+    pub fn entra_user_token(&self, user: &str) -> Result<String, String> {
+        let answer = control::entra_user_token(&self.shared, user, AZURE_DATABRICKS_LOGIN_APP_ID)
+            .map_err(|error| error.message)?;
+        Ok(answer["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
+    }
+
     /// The stored bytes of a secret, for byte-exact checks.
     pub fn secret_bytes(&self, scope: &str, key: &str) -> Option<Vec<u8>> {
         let workspace = lock(&self.shared.workspace);
@@ -360,6 +396,31 @@ pub(crate) fn now_millis() -> u64 {
         .map_or(0, |elapsed| {
             u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
         })
+}
+
+/// `N` bytes from the operating system's secure random source.
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    // Only fails if the OS has no random source at all; then tokens would be guessable, and
+    // there is nothing sensible to continue with.
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .expect("the operating system's random source");
+    bytes
+}
+
+/// An unguessable token: `prefix` and 32 random bytes, base64url.
+pub(crate) fn random_token(prefix: &str) -> String {
+    use base64::Engine;
+    let random = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>());
+    format!("{prefix}{random}")
+}
+
+/// SHA-256 of `text`: stable identifiers derived from names, and PKCE.
+pub(crate) fn sha256(text: &str) -> [u8; 32] {
+    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    let mut bytes = [0u8; 32];
+    bytes.copy_from_slice(digest.as_ref());
+    bytes
 }
 
 /// Locks a mutex; a panic elsewhere while holding it does not make the data unusable here.

@@ -32,12 +32,30 @@ fn bad_options_are_usage_errors() {
         &["--rate-limit", "10/0"],
         &["--rate-limit", "fast"],
         &["--latency", "-5"],
+        &["--service-principal", "no-secret"],
+        &["--azure-service-principal", "=secret"],
+        &["--federation", "sp=only-issuer"],
+        &["--cloud", "moon"],
+        &["--token-ttl", "0"],
     ] {
         let output = emulator_command(args).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
     }
     let help = emulator_command(&["--help"]).output().unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("dapi-emulator-admin-token"));
+}
+
+#[test]
+fn an_unknown_login_user_is_reported_with_the_known_ones() {
+    let output = emulator_command(&["exec", "--login-as", "nobody", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--login-as nobody: no such user") && stderr.contains("admin@example.com"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -277,6 +295,100 @@ mod unix {
                 "retry_after": false,
                 "throttled": 0,
             })
+        );
+    }
+
+    #[tokio::test]
+    async fn identity_options_reach_the_server() {
+        let mut child = emulator_command(&[
+            "exec",
+            "--service-principal",
+            "ci-sp=ci-secret",
+            "--federation",
+            "gh-sp=https://token.actions.githubusercontent.com,repo:o/r:ref:refs/heads/main",
+            "--cloud",
+            "azure",
+            "--azure-tenant-id",
+            "tenant-9",
+            "--azure-service-principal",
+            "az-sp=az-secret",
+            "--azure-managed-identity",
+            "mi-1",
+            "--user",
+            "alice@example.com=alice-token",
+            "--login-as",
+            "alice@example.com",
+            "--token-ttl",
+            "90",
+            "--",
+            "sh",
+            "-c",
+            r#"echo "$DATABRICKS_HOST"; read reply"#,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let host = lines.next().unwrap().unwrap();
+        let anonymous = Api::for_url(&host, None);
+        let metadata = anonymous
+            .get("/.well-known/databricks-config", &[])
+            .await
+            .assert_ok();
+        let tenant_redirect = anonymous.get("/aad/auth", &[]).await;
+        let m2m = anonymous
+            .post_form(
+                "/oidc/v1/token",
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", "ci-sp"),
+                    ("client_secret", "ci-secret"),
+                ],
+            )
+            .await
+            .assert_ok();
+        let azure = anonymous
+            .post_form(
+                "/tenant-9/oauth2/token",
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", "az-sp"),
+                    ("client_secret", "az-secret"),
+                    (
+                        "resource",
+                        databricks_emulator::AZURE_DATABRICKS_LOGIN_APP_ID,
+                    ),
+                ],
+            )
+            .await;
+        let login = anonymous
+            .get(
+                "/oidc/v1/authorize",
+                &[
+                    ("client_id", "databricks-cli"),
+                    ("redirect_uri", "http://localhost:8020"),
+                    ("response_type", "code"),
+                    ("code_challenge", "c"),
+                    ("code_challenge_method", "S256"),
+                ],
+            )
+            .await;
+        child.stdin.take().unwrap().write_all(b"done\n").unwrap();
+        assert!(wait_with_limit(&mut child, Duration::from_secs(10)).success());
+
+        assert_eq!(metadata["cloud"], "Azure");
+        let location = tenant_redirect.headers["location"].to_str().unwrap();
+        assert!(
+            location.contains("/tenant-9/oauth2/authorize"),
+            "{location}"
+        );
+        assert_eq!(m2m["expires_in"], 90);
+        azure.assert_ok();
+        let redirect = login.headers["location"].to_str().unwrap();
+        assert!(
+            redirect.starts_with("http://localhost:8020?code="),
+            "{redirect}"
         );
     }
 

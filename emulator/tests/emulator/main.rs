@@ -2,10 +2,13 @@
 
 mod acls;
 mod binary;
+mod ci_tokens;
 mod endpoints;
+mod entra;
 mod errors;
 mod faults;
 mod keyvault;
+mod oauth;
 mod pacing;
 mod robustness;
 
@@ -52,6 +55,21 @@ impl Answer {
         let message = body["message"].as_str().expect("a message");
         assert!(!message.is_empty());
         message.to_string()
+    }
+
+    /// Asserts an OAuth error answer and returns its description.
+    #[track_caller]
+    pub fn assert_oauth_error(&self, status: u16, error: &str) -> String {
+        let body = self.json();
+        assert_eq!(
+            (self.status, body["error"].as_str()),
+            (status, Some(error)),
+            "{body}"
+        );
+        body["error_description"]
+            .as_str()
+            .expect("an error_description")
+            .to_string()
     }
 
     #[track_caller]
@@ -136,6 +154,33 @@ impl Api {
             headers,
             text,
         })
+    }
+
+    /// POSTs an `application/x-www-form-urlencoded` body, like an OAuth client.
+    pub async fn post_form(&self, path: &str, params: &[(&str, &str)]) -> Answer {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(authorization) = &self.authorization {
+            request = request.header("Authorization", authorization);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("POST {path}: {error}"));
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        Answer {
+            status,
+            headers,
+            text,
+        }
     }
 
     pub async fn get(&self, path: &str, params: &[(&str, &str)]) -> Answer {
