@@ -80,12 +80,17 @@
 //!
 //! ```json
 //! {"method": "POST", "path": "/api/2.0/secrets/put", "query": "", "query_params": {},
-//!  "body": {"scope": "s", "key": "k", "string_value": "***"}, "user": "admin@example.com",
+//!  "body": {"scope": "s", "key": "k", "string_value": "***"}, "auth_scheme": "Bearer",
+//!  "user": "admin@example.com",
 //!  "status": 200, "fault": false, "received_at_ms": 1767225600000}
 //! ```
 //!
-//! `string_value`, `bytes_value`, `value`, `token` and `password` fields are replaced by `***`
-//! at any depth; a body that is not JSON is logged as a note like `"<12 bytes, not JSON>"`;
+//! `string_value`, `bytes_value`, `value`, `token` and `password` fields (and in token requests
+//! `client_secret`, `code`, `code_verifier`, `refresh_token`, `access_token`, `id_token`,
+//! `assertion`, `client_assertion`, `subject_token`) are replaced by `***` at any depth, in
+//! query strings too; a form body (`application/x-www-form-urlencoded`) is logged as an object;
+//! `auth_scheme` is the scheme of the `Authorization` header (`Bearer`, `Basic`), never its
+//! credentials; a body that is not JSON is logged as a note like `"<12 bytes, not JSON>"`;
 //! `status` is `null` for a dropped connection; `user` is `null` when the request did not
 //! authenticate. `DELETE /__emulator/requests` clears the log. Requests to `/__emulator/...`
 //! are neither logged nor faulted.
@@ -105,6 +110,19 @@
 //! (`null` removes it; a new limit starts with a full bucket) and `retry_after` changes them;
 //! `DELETE` zeroes `throttled` and refills the bucket. In-process: [`Emulator::set_latency`],
 //! [`Emulator::set_rate_limit`], [`Emulator::throttled_count`], [`Emulator::reset_throttling`].
+//!
+//! # Identity provider
+//!
+//! The emulator is also the workspace's OAuth server (discovery, `/oidc/v1/token` with the
+//! client credentials, authorization code + PKCE, refresh token and token exchange grants,
+//! `/oidc/v1/authorize`), answers SCIM `Me`, and with [`Cloud::Azure`] emulates Entra ID
+//! (`/aad/auth`, `/TENANT/oauth2/token`, the managed-identity endpoint `/msi/token`); fake
+//! GitHub Actions and Azure Pipelines ID-token endpoints serve federation tests. Configure it
+//! with [`Config::with_service_principal`], [`Config::with_federation_policy`],
+//! [`Config::with_login_as`], [`Config::with_token_ttl`], [`Config::with_cloud`],
+//! [`Config::with_azure_service_principal`] and [`Config::with_managed_identity`]; revoke
+//! issued tokens with [`Emulator::revoke_tokens`]; get a user's Entra ID token with
+//! [`Emulator::entra_user_token`]. The wire formats are in the crate's `README.md`.
 
 mod ci_tokens;
 mod config;

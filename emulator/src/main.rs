@@ -26,6 +26,11 @@ serve prints `export DATABRICKS_HOST=...`, `export DATABRICKS_TOKEN=...` and
   ...                                      # run clients
   kill \"$DATABRICKS_EMULATOR_PID\"         # stop it
 
+OAuth: --service-principal adds clients for /oidc/v1/token (discovery at
+/oidc/.well-known/oauth-authorization-server); --login-as approves /oidc/v1/authorize without a
+browser; --cloud azure emulates Entra ID at /TENANT/oauth2/token and /msi/token. See the
+emulator's README.md.
+
 Examples:
   databricks-emulator exec -- ./provision-secrets.sh
   databricks-emulator exec --user alice@example.com=alice-token --group devs=alice@example.com -- pytest";
