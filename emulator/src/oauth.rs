@@ -164,166 +164,144 @@ pub(crate) fn form_decode(text: &str) -> String {
 fn token(identity: &IdentityProvider, request: &Received) -> Result<Value, OAuthError> {
     let params = form_params(request)?;
     let client = client(request, &params)?;
-    match params.require("grant_type")? {
-        "client_credentials" => client_credentials(identity, client, &params, request),
-        "authorization_code" => authorization_code(identity, client, &params, request),
-        "refresh_token" => refresh(identity, client, &params, request),
-        TOKEN_EXCHANGE_GRANT => token_exchange(identity, client, &params, request),
+    let grant_type = params.require("grant_type")?.to_string();
+    let token_request = TokenRequest {
+        identity,
+        request,
+        params,
+        client,
+    };
+    match grant_type.as_str() {
+        "client_credentials" => token_request.client_credentials(),
+        "authorization_code" => token_request.authorization_code(),
+        "refresh_token" => token_request.refresh(),
+        TOKEN_EXCHANGE_GRANT => token_request.token_exchange(),
         other => Err(OAuthError::unsupported_grant_type(other)),
     }
 }
 
-fn client_credentials(
-    identity: &IdentityProvider,
+/// One request to the token endpoint: its parameters and the client as it authenticated.
+struct TokenRequest<'a> {
+    identity: &'a IdentityProvider,
+    request: &'a Received,
+    params: Params,
     client: Option<Client>,
-    params: &Params,
-    request: &Received,
-) -> Result<Value, OAuthError> {
-    let Some(Client {
-        id,
-        secret: Some(secret),
-    }) = client
-    else {
-        return Err(OAuthError::invalid_client(
-            "The client_credentials grant needs client authentication (HTTP Basic, or client_id and client_secret)",
-        ));
-    };
-    identity.check_client_secret(&id, &secret)?;
-    Ok(issue(identity, request, &id, &id, params.scope(), false))
 }
 
-fn authorization_code(
-    identity: &IdentityProvider,
-    client: Option<Client>,
-    params: &Params,
-    request: &Received,
-) -> Result<Value, OAuthError> {
-    let code = params.require("code")?;
-    let redirect_uri = params.require("redirect_uri")?;
-    let verifier = params.require("code_verifier")?;
-    let client_id = public_client_id(client)?;
-    let grant = identity.take_code(code)?;
-    if grant.client_id != client_id {
-        return Err(OAuthError::invalid_grant(
-            "The authorization code was issued to another client",
-        ));
+impl TokenRequest<'_> {
+    fn client_credentials(&self) -> Result<Value, OAuthError> {
+        let Some(Client {
+            id,
+            secret: Some(secret),
+        }) = &self.client
+        else {
+            return Err(OAuthError::invalid_client(
+                "The client_credentials grant needs client authentication (HTTP Basic, or client_id and client_secret)",
+            ));
+        };
+        self.identity.check_client_secret(id, secret)?;
+        Ok(self.issue(id, id, self.params.scope(), false))
     }
-    if grant.redirect_uri != redirect_uri {
-        return Err(OAuthError::invalid_grant(
-            "redirect_uri does not match the one of the authorization request",
-        ));
-    }
-    if pkce_challenge(verifier) != grant.code_challenge {
-        return Err(OAuthError::invalid_grant(
-            "PKCE verification failed: code_verifier does not match the code_challenge",
-        ));
-    }
-    let refreshable = has_scope(&grant.scope, OFFLINE_ACCESS);
-    Ok(issue(
-        identity,
-        request,
-        &grant.principal,
-        &client_id,
-        &grant.scope,
-        refreshable,
-    ))
-}
 
-fn refresh(
-    identity: &IdentityProvider,
-    client: Option<Client>,
-    params: &Params,
-    request: &Received,
-) -> Result<Value, OAuthError> {
-    let token = params.require("refresh_token")?;
-    let client_id = public_client_id(client)?;
-    let grant = identity.take_refresh_token(token, &client_id)?;
-    Ok(issue(
-        identity,
-        request,
-        &grant.principal,
-        &client_id,
-        &grant.scope,
-        true,
-    ))
-}
-
-fn token_exchange(
-    identity: &IdentityProvider,
-    client: Option<Client>,
-    params: &Params,
-    request: &Received,
-) -> Result<Value, OAuthError> {
-    let subject_token = params.require("subject_token")?;
-    let token_type = params.require("subject_token_type")?;
-    if token_type != JWT_TOKEN_TYPE {
-        return Err(OAuthError::invalid_request(format!(
-            "Unsupported subject_token_type {token_type:?}: use {JWT_TOKEN_TYPE}"
-        )));
+    fn authorization_code(&self) -> Result<Value, OAuthError> {
+        let code = self.params.require("code")?;
+        let redirect_uri = self.params.require("redirect_uri")?;
+        let verifier = self.params.require("code_verifier")?;
+        let client_id = self.public_client_id()?;
+        let grant = self.identity.take_code(code)?;
+        if grant.client_id != client_id {
+            return Err(OAuthError::invalid_grant(
+                "The authorization code was issued to another client",
+            ));
+        }
+        if grant.redirect_uri != redirect_uri {
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri does not match the one of the authorization request",
+            ));
+        }
+        if pkce_challenge(verifier) != grant.code_challenge {
+            return Err(OAuthError::invalid_grant(
+                "PKCE verification failed: code_verifier does not match the code_challenge",
+            ));
+        }
+        let refreshable = has_scope(&grant.scope, OFFLINE_ACCESS);
+        Ok(self.issue(&grant.principal, client_id, &grant.scope, refreshable))
     }
-    let claims = jwt::claims(subject_token)
-        .map_err(|problem| OAuthError::invalid_request(format!("subject_token: {problem}")))?;
-    let default_audience = format!("{}{TOKEN_PATH}", request.base_url);
-    let client_id = client.map(|client| client.id);
-    let principal =
-        identity.federated_principal(client_id.as_deref(), &claims, &default_audience)?;
-    let mut answer = issue(
-        identity,
-        request,
-        &principal,
-        &principal,
-        params.scope(),
-        false,
-    );
-    answer["issued_token_type"] = json!(ACCESS_TOKEN_TYPE);
-    Ok(answer)
-}
 
-/// The client id of a public client (no secret; PKCE protects the code instead).
-fn public_client_id(client: Option<Client>) -> Result<String, OAuthError> {
-    match client {
-        Some(client) if client.id == DATABRICKS_CLI_CLIENT_ID => Ok(client.id),
-        Some(client) => Err(OAuthError::invalid_client(format!(
-            "Unknown OAuth client {}: the emulator's public client is {DATABRICKS_CLI_CLIENT_ID}",
-            client.id
-        ))),
-        None => Err(OAuthError::invalid_request("Missing parameter client_id")),
+    fn refresh(&self) -> Result<Value, OAuthError> {
+        let token = self.params.require("refresh_token")?;
+        let client_id = self.public_client_id()?;
+        let grant = self.identity.take_refresh_token(token, client_id)?;
+        Ok(self.issue(&grant.principal, client_id, &grant.scope, true))
     }
-}
 
-/// A Databricks access token for `principal` (and a rotating refresh token if asked).
-fn issue(
-    identity: &IdentityProvider,
-    request: &Received,
-    principal: &str,
-    client_id: &str,
-    scope: &str,
-    with_refresh_token: bool,
-) -> Value {
-    let claims = json!({
-        "iss": format!("{}/oidc", request.base_url),
-        "sub": principal,
-        "aud": client_id,
-        "client_id": client_id,
-        "scope": scope,
-        "jti": random_token(""),
-    });
-    let claims: Claims = claims.as_object().cloned().unwrap_or_default();
-    let (access_token, _) = identity.issue_access_token(claims, principal, Credential::OAuth, true);
-    let mut answer = json!({
-        "access_token": access_token,
-        "token_type": "Bearer",
-        "expires_in": identity.token_ttl.as_secs(),
-        "scope": scope,
-    });
-    if with_refresh_token {
-        answer["refresh_token"] = json!(identity.issue_refresh_token(RefreshGrant {
-            principal: principal.to_string(),
-            client_id: client_id.to_string(),
-            scope: scope.to_string(),
-        }));
+    fn token_exchange(&self) -> Result<Value, OAuthError> {
+        let subject_token = self.params.require("subject_token")?;
+        let token_type = self.params.require("subject_token_type")?;
+        if token_type != JWT_TOKEN_TYPE {
+            return Err(OAuthError::invalid_request(format!(
+                "Unsupported subject_token_type {token_type:?}: use {JWT_TOKEN_TYPE}"
+            )));
+        }
+        let claims = jwt::claims(subject_token)
+            .map_err(|problem| OAuthError::invalid_request(format!("subject_token: {problem}")))?;
+        let default_audience = format!("{}{TOKEN_PATH}", self.request.base_url);
+        let client_id = self.client.as_ref().map(|client| client.id.as_str());
+        let principal = self
+            .identity
+            .federated_principal(client_id, &claims, &default_audience)?;
+        let mut answer = self.issue(&principal, &principal, self.params.scope(), false);
+        answer["issued_token_type"] = json!(ACCESS_TOKEN_TYPE);
+        Ok(answer)
     }
-    answer
+
+    /// The client id of a public client (no secret; PKCE protects the code instead).
+    fn public_client_id(&self) -> Result<&str, OAuthError> {
+        match &self.client {
+            Some(client) if client.id == DATABRICKS_CLI_CLIENT_ID => Ok(&client.id),
+            Some(client) => Err(OAuthError::invalid_client(format!(
+                "Unknown OAuth client {}: the emulator's public client is {DATABRICKS_CLI_CLIENT_ID}",
+                client.id
+            ))),
+            None => Err(OAuthError::invalid_request("Missing parameter client_id")),
+        }
+    }
+
+    /// A Databricks access token for `principal` (and a rotating refresh token if asked).
+    fn issue(
+        &self,
+        principal: &str,
+        client_id: &str,
+        scope: &str,
+        with_refresh_token: bool,
+    ) -> Value {
+        let identity = self.identity;
+        let claims = json!({
+            "iss": format!("{}/oidc", self.request.base_url),
+            "sub": principal,
+            "aud": client_id,
+            "client_id": client_id,
+            "scope": scope,
+            "jti": random_token(""),
+        });
+        let claims: Claims = claims.as_object().cloned().unwrap_or_default();
+        let (access_token, _) =
+            identity.issue_access_token(claims, principal, Credential::OAuth, true);
+        let mut answer = json!({
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": identity.token_ttl.as_secs(),
+            "scope": scope,
+        });
+        if with_refresh_token {
+            answer["refresh_token"] = json!(identity.issue_refresh_token(RefreshGrant {
+                principal: principal.to_string(),
+                client_id: client_id.to_string(),
+                scope: scope.to_string(),
+            }));
+        }
+        answer
+    }
 }
 
 fn has_scope(scopes: &str, wanted: &str) -> bool {

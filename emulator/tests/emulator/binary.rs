@@ -260,33 +260,54 @@ mod unix {
         assert!(after.is_err(), "the server stops with the command");
     }
 
+    /// `exec OPTIONS -- sh` that prints the host and waits for a line on its stdin.
+    struct RunningExec {
+        child: Child,
+        host: String,
+    }
+
+    impl RunningExec {
+        fn start(options: &[&str]) -> RunningExec {
+            let script = r#"echo "$DATABRICKS_HOST"; read reply"#;
+            let mut child = emulator_command(&["exec"])
+                .args(options)
+                .args(["--", "sh", "-c", script])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+            let host = lines.next().unwrap().unwrap();
+            RunningExec { child, host }
+        }
+
+        /// Lets the command end, and checks that everything exits cleanly.
+        fn finish(mut self) {
+            self.child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(b"done\n")
+                .unwrap();
+            assert!(wait_with_limit(&mut self.child, Duration::from_secs(10)).success());
+        }
+    }
+
     #[tokio::test]
     async fn pacing_options_reach_the_server() {
-        let mut child = emulator_command(&[
-            "exec",
+        let running = RunningExec::start(&[
             "--latency",
             "25",
             "--rate-limit",
             "2.5/4",
             "--no-retry-after",
-            "--",
-            "sh",
-            "-c",
-            r#"echo "$DATABRICKS_HOST"; read reply"#,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let host = lines.next().unwrap().unwrap();
-        let api = Api::for_url(&host, Some(format!("Bearer {DEFAULT_ADMIN_TOKEN}")));
+        ]);
+        let api = Api::for_url(&running.host, Some(format!("Bearer {DEFAULT_ADMIN_TOKEN}")));
         let pacing = api
             .send("GET", "/__emulator/pacing", None)
             .await
             .assert_ok();
-        child.stdin.take().unwrap().write_all(b"done\n").unwrap();
-        assert!(wait_with_limit(&mut child, Duration::from_secs(10)).success());
+        running.finish();
         assert_eq!(
             pacing,
             serde_json::json!({
@@ -300,8 +321,7 @@ mod unix {
 
     #[tokio::test]
     async fn identity_options_reach_the_server() {
-        let mut child = emulator_command(&[
-            "exec",
+        let running = RunningExec::start(&[
             "--service-principal",
             "ci-sp=ci-secret",
             "--federation",
@@ -320,18 +340,8 @@ mod unix {
             "alice@example.com",
             "--token-ttl",
             "90",
-            "--",
-            "sh",
-            "-c",
-            r#"echo "$DATABRICKS_HOST"; read reply"#,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let host = lines.next().unwrap().unwrap();
-        let anonymous = Api::for_url(&host, None);
+        ]);
+        let anonymous = Api::for_url(&running.host, None);
         let metadata = anonymous
             .get("/.well-known/databricks-config", &[])
             .await
@@ -374,8 +384,7 @@ mod unix {
                 ],
             )
             .await;
-        child.stdin.take().unwrap().write_all(b"done\n").unwrap();
-        assert!(wait_with_limit(&mut child, Duration::from_secs(10)).success());
+        running.finish();
 
         assert_eq!(metadata["cloud"], "Azure");
         let location = tenant_redirect.headers["location"].to_str().unwrap();

@@ -11,6 +11,7 @@ use serde_json::json;
 
 const AZURE_SP: &str = "5f4e3d2c-1b0a-4987-8654-3210fedcba98";
 const AZURE_SECRET: &str = "azure~secret.value";
+const API_VERSION: &str = "2019-08-01";
 const MANAGED_IDENTITY: &str = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 
 fn start_azure(config: Config) -> Emulator {
@@ -34,6 +35,32 @@ async fn client_credentials(emulator: &Emulator, secret: &str, resource: &str) -
             &[("grant_type", "client_credentials"), ("resource", resource)],
         )
         .await
+}
+
+/// Asserts an Entra ID answer with an application's token for Azure Databricks; returns the
+/// token.
+#[track_caller]
+fn assert_application_token<'a>(answer: &'a serde_json::Value, client_id: &str) -> &'a str {
+    assert_eq!(answer["token_type"], "Bearer");
+    assert_eq!(answer["resource"], AZURE_DATABRICKS_LOGIN_APP_ID);
+    let expires_on = answer["expires_on"]
+        .as_str()
+        .expect("expires_on as a string");
+    assert!(expires_on.parse::<u64>().is_ok(), "{expires_on}");
+    let token = answer["access_token"].as_str().unwrap();
+    let token_claims = claims(token);
+    assert_eq!(token_claims["idtyp"], "app");
+    assert_eq!(token_claims["appid"], client_id);
+    assert!(token_claims.get("upn").is_none(), "{token_claims}");
+    token
+}
+
+async fn assert_refused_by_the_workspace(emulator: &Emulator, token_answer: &serde_json::Value) {
+    let token = token_answer["access_token"].as_str().unwrap();
+    Api::new(emulator, token)
+        .list_scopes()
+        .await
+        .assert_error(401, "UNAUTHENTICATED");
 }
 
 /// Asserts an Entra ID error and returns its AADSTS code.
@@ -95,23 +122,11 @@ async fn client_credentials_give_an_application_token_that_works_on_the_workspac
         .post_form(path, &body_auth)
         .await
         .assert_ok();
-    assert_eq!(answer["token_type"], "Bearer");
-    assert_eq!(answer["resource"], AZURE_DATABRICKS_LOGIN_APP_ID);
     assert_eq!(answer["expires_in"], "3600", "v1 numbers are strings");
-    assert!(
-        answer["expires_on"]
-            .as_str()
-            .unwrap()
-            .parse::<u64>()
-            .is_ok()
-    );
-    let token = answer["access_token"].as_str().unwrap();
+    let token = assert_application_token(&answer, AZURE_SP);
     let token_claims = claims(token);
-    assert_eq!(token_claims["idtyp"], "app");
-    assert_eq!(token_claims["appid"], AZURE_SP);
     assert_eq!(token_claims["tid"], "tenant-1");
     assert_eq!(token_claims["iss"], "https://sts.windows.net/tenant-1/");
-    assert!(token_claims.get("upn").is_none());
 
     let sp = Api::new(&emulator, token);
     sp.create_scope("azure-sp-scope").await.assert_empty_ok();
@@ -131,10 +146,7 @@ async fn client_credentials_give_an_application_token_that_works_on_the_workspac
         )
         .await
         .assert_ok();
-    Api::new(&emulator, management["access_token"].as_str().unwrap())
-        .list_scopes()
-        .await
-        .assert_error(401, "UNAUTHENTICATED");
+    assert_refused_by_the_workspace(&emulator, &management).await;
 }
 
 #[tokio::test]
@@ -238,10 +250,29 @@ async fn entra_tokens_do_not_open_a_workspace_on_another_cloud() {
     let answer = client_credentials(&emulator, AZURE_SECRET, AZURE_DATABRICKS_LOGIN_APP_ID)
         .await
         .assert_ok();
-    Api::new(&emulator, answer["access_token"].as_str().unwrap())
-        .list_scopes()
+    assert_refused_by_the_workspace(&emulator, &answer).await;
+}
+
+/// What `azure-msi` does with `IDENTITY_ENDPOINT` and `IDENTITY_HEADER` set.
+async fn managed_identity_token(
+    emulator: &Emulator,
+    identity_header: &str,
+    api_version_and_more: &str,
+) -> (u16, serde_json::Value) {
+    let url = format!(
+        "{}/msi/token?resource={AZURE_DATABRICKS_LOGIN_APP_ID}&api-version={api_version_and_more}",
+        emulator.url()
+    );
+    let response = crate::http_client()
+        .build()
+        .unwrap()
+        .get(url)
+        .header("X-IDENTITY-HEADER", identity_header)
+        .send()
         .await
-        .assert_error(401, "UNAUTHENTICATED");
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
 }
 
 #[tokio::test]
@@ -251,55 +282,35 @@ async fn the_managed_identity_endpoint_follows_the_app_service_convention() {
         .with_managed_identity(MANAGED_IDENTITY)
         .with_managed_identity("second-identity");
     let emulator = start_with_users(config);
-    let query =
-        format!("/msi/token?api-version=2019-08-01&resource={AZURE_DATABRICKS_LOGIN_APP_ID}");
-    let with_header = |value: &str| {
-        let http = crate::http_client().build().unwrap();
-        http.get(format!("{}{query}", emulator.url()))
-            .header("X-IDENTITY-HEADER", value.to_string())
-    };
-    let response = with_header(IDENTITY_HEADER_VALUE).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    let answer: serde_json::Value = response.json().await.unwrap();
+    let (status, answer) =
+        managed_identity_token(&emulator, IDENTITY_HEADER_VALUE, API_VERSION).await;
+    assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["client_id"], MANAGED_IDENTITY);
-    assert_eq!(answer["resource"], AZURE_DATABRICKS_LOGIN_APP_ID);
-    assert_eq!(answer["token_type"], "Bearer");
-    assert!(
-        answer["expires_on"]
-            .as_str()
-            .unwrap()
-            .parse::<u64>()
-            .is_ok()
-    );
-    let token = answer["access_token"].as_str().unwrap();
-    assert_eq!(claims(token)["idtyp"], "app");
+    let token = assert_application_token(&answer, MANAGED_IDENTITY);
     Api::new(&emulator, token)
         .list_scopes()
         .await
         .assert_empty_ok();
 
-    let response = with_header("wrong").send().await.unwrap();
-    assert_eq!(response.status(), 401);
-    let second = crate::http_client()
-        .build()
-        .unwrap()
-        .get(format!(
-            "{}{query}&client_id=second-identity",
-            emulator.url()
-        ))
-        .header("X-IDENTITY-HEADER", IDENTITY_HEADER_VALUE)
-        .send()
-        .await
-        .unwrap();
-    let answer: serde_json::Value = second.json().await.unwrap();
-    assert_eq!(answer["client_id"], "second-identity");
-    let unknown = crate::http_client()
-        .build()
-        .unwrap()
-        .get(format!("{}{query}&client_id=unknown", emulator.url()))
-        .header("X-IDENTITY-HEADER", IDENTITY_HEADER_VALUE)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(unknown.status(), 400);
+    let (status, _) = managed_identity_token(&emulator, "wrong", API_VERSION).await;
+    assert_eq!(status, 401);
+    let (_, second) = managed_identity_token(
+        &emulator,
+        IDENTITY_HEADER_VALUE,
+        "2019-08-01&client_id=second-identity",
+    )
+    .await;
+    assert_eq!(second["client_id"], "second-identity");
+    let (status, unknown) = managed_identity_token(
+        &emulator,
+        IDENTITY_HEADER_VALUE,
+        "2019-08-01&client_id=unknown",
+    )
+    .await;
+    assert_eq!(
+        (status, unknown["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let (status, _) = managed_identity_token(&emulator, IDENTITY_HEADER_VALUE, "2017-09-01").await;
+    assert_eq!(status, 400, "another api-version");
 }

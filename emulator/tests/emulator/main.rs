@@ -137,13 +137,18 @@ impl Api {
         let mut request = self
             .http
             .request(method, format!("{}{path_and_query}", self.url));
-        if let Some(authorization) = &self.authorization {
-            request = request.header("Authorization", authorization);
-        }
         if let Some(body) = body {
             request = request
                 .header("Content-Type", "application/json")
                 .body(body);
+        }
+        self.answer(request).await
+    }
+
+    /// Sends the request with this client's `Authorization` and keeps the whole answer.
+    async fn answer(&self, mut request: reqwest::RequestBuilder) -> Result<Answer, reqwest::Error> {
+        if let Some(authorization) = &self.authorization {
+            request = request.header("Authorization", authorization);
         }
         let response = request.send().await?;
         let status = response.status().as_u16();
@@ -161,26 +166,14 @@ impl Api {
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(params)
             .finish();
-        let mut request = self
+        let request = self
             .http
             .post(format!("{}{path}", self.url))
             .header("Content-Type", "application/x-www-form-urlencoded")
             .body(body);
-        if let Some(authorization) = &self.authorization {
-            request = request.header("Authorization", authorization);
-        }
-        let response = request
-            .send()
+        self.answer(request)
             .await
-            .unwrap_or_else(|error| panic!("POST {path}: {error}"));
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap();
-        Answer {
-            status,
-            headers,
-            text,
-        }
+            .unwrap_or_else(|error| panic!("POST {path}: {error}"))
     }
 
     pub async fn get(&self, path: &str, params: &[(&str, &str)]) -> Answer {
