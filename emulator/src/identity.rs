@@ -76,6 +76,7 @@ impl FromStr for FederationPolicy {
                 .to_string()
         };
         let (client_id, claims) = text.split_once('=').ok_or_else(usage)?;
+        let client_id = client_id.trim();
         let parts: Vec<&str> = claims.split(',').map(str::trim).collect();
         let (issuer, subject, audience) = match parts[..] {
             [issuer, subject] => (issuer, subject, None),
@@ -89,7 +90,7 @@ impl FromStr for FederationPolicy {
             return Err(usage());
         }
         Ok(FederationPolicy {
-            client_id: client_id.trim().to_string(),
+            client_id: client_id.to_string(),
             issuer: issuer.to_string(),
             subject: subject.to_string(),
             audience: audience.filter(|a| !a.is_empty()).map(String::from),
@@ -465,6 +466,18 @@ mod tests {
         );
         for bad in ["sp", "=iss,sub", "sp=iss", "sp=,sub", "sp=a,b,c,d"] {
             assert!(bad.parse::<FederationPolicy>().is_err(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz_config())]
+
+        #[test]
+        fn fuzz_federation_policy(text in "[a-z=,:/. -]{0,40}") {
+            if let Ok(policy) = text.parse::<FederationPolicy>() {
+                proptest::prop_assert!(!policy.client_id.is_empty() && !policy.issuer.is_empty());
+                proptest::prop_assert_eq!(policy.to_string().parse::<FederationPolicy>(), Ok(policy));
+            }
         }
     }
 

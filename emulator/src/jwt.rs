@@ -96,6 +96,30 @@ mod tests {
         assert!(claims("e30.e30.c2ln").unwrap().is_empty());
     }
 
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz_config())]
+
+        #[test]
+        fn fuzz_jwt_claims(token in "[A-Za-z0-9_=.-]{0,120}|eyJ[A-Za-z0-9_-]{0,40}\\.[A-Za-z0-9_-]{0,60}\\.[a-z]{0,5}") {
+            // whatever a client sends: an answer, never a panic; a shaped token parses or says why
+            match claims(&token) {
+                Ok(_) => proptest::prop_assert_eq!(token.trim().split('.').count(), 3),
+                Err(problem) => proptest::prop_assert!(!problem.is_empty()),
+            }
+            let _ = is_jwt_shaped(&token);
+        }
+
+        #[test]
+        fn fuzz_jwt_round_trip(sub in "\\PC{0,40}", exp in proptest::num::i64::ANY) {
+            let mut claims_in = Claims::new();
+            claims_in.insert("sub".into(), json!(sub));
+            claims_in.insert("exp".into(), json!(exp));
+            let token = encode(&claims_in);
+            proptest::prop_assert!(is_jwt_shaped(&token));
+            proptest::prop_assert_eq!(claims(&token).unwrap(), claims_in);
+        }
+    }
+
     #[test]
     fn jwt_shape_is_recognised() {
         assert!(is_jwt_shaped("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"));

@@ -416,6 +416,21 @@ pub(crate) fn now_millis() -> u64 {
         })
 }
 
+/// The proptest configuration of the `fuzz_*` tests of the parsers of client input: `FUZZ_CASES`
+/// cases (default 256), so that `FUZZ_CASES=1000000 cargo test -p databricks-emulator --release
+/// fuzz_` runs them long.
+#[cfg(test)]
+pub(crate) fn fuzz_config() -> proptest::test_runner::Config {
+    let cases = std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok());
+    proptest::test_runner::Config {
+        cases: cases.unwrap_or(256),
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    }
+}
+
 /// `N` bytes from the operating system's secure random source.
 pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];

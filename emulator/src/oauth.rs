@@ -547,6 +547,31 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz_config())]
+
+        #[test]
+        fn fuzz_redirect_uri(uri in "(http|https)://[a-z0-9.:\\[\\]@/?#%-]{0,40}|\\PC{0,40}") {
+            if is_loopback_http(&uri) {
+                let authority = uri["http://".len()..].split(['/', '?', '#']).next().unwrap();
+                proptest::prop_assert!(
+                    ["localhost", "127.0.0.1", "[::1]"].iter().any(|host| {
+                        authority == *host || authority.starts_with(&format!("{host}:"))
+                    }),
+                    "{} accepted", uri
+                );
+            }
+        }
+
+        #[test]
+        fn fuzz_basic_credentials(id in "\\PC{0,30}", secret in "\\PC{0,30}") {
+            // what x/oauth2 sends: each part form-encoded, then joined with a colon
+            let encode = |text: &str| form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+            proptest::prop_assert_eq!(form_decode(&encode(&id)), id);
+            proptest::prop_assert_eq!(form_decode(&encode(&secret)), secret);
+        }
+    }
+
     #[test]
     fn basic_credentials_are_form_decoded() {
         assert_eq!(form_decode("a%2Bb+c%3A"), "a+b c:");

@@ -246,6 +246,18 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz_config())]
+
+        #[test]
+        fn fuzz_rate_limit(text in "[0-9./ eEinfa+-]{0,16}") {
+            if let Ok(limit) = text.parse::<RateLimit>() {
+                proptest::prop_assert!(limit.validate().is_ok());
+                proptest::prop_assert_eq!(limit.to_string().parse::<RateLimit>(), Ok(limit));
+            }
+        }
+    }
+
     #[test]
     fn the_bucket_allows_the_burst_then_the_rate() {
         let start = Instant::now();

@@ -156,6 +156,33 @@ mod tests {
         assert_eq!(logged_query("a=1&b=%20").0, "a=1&b=%20");
     }
 
+    proptest::proptest! {
+        #![proptest_config(crate::fuzz_config())]
+
+        #[test]
+        fn fuzz_token_request_form(
+            secret in "S3CR3T[A-Za-z0-9+/=&%~._-]{0,40}",
+            field in proptest::sample::select(&REDACTED_FIELDS[..]),
+            noise in "[a-z_=&%+]{0,40}",
+        ) {
+            let body = form_urlencoded::Serializer::new(noise.clone())
+                .append_pair(field, &secret)
+                .finish();
+            let logged = logged_body(body.as_bytes(), FORM_CONTENT_TYPE).to_string();
+            proptest::prop_assert!(!logged.contains(&secret), "{} leaked in {}", secret, logged);
+            let (query, params) = logged_query(&body);
+            proptest::prop_assert!(!query.contains(&secret));
+            proptest::prop_assert!(!Value::Object(params).to_string().contains(&secret));
+        }
+
+        #[test]
+        fn fuzz_logged_body(body in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            for content_type in ["application/json", FORM_CONTENT_TYPE, ""] {
+                let _ = logged_body(&body, content_type);
+            }
+        }
+    }
+
     #[test]
     fn non_json_and_empty_bodies() {
         assert_eq!(logged_body(b"", "application/json"), Value::Null);
