@@ -370,13 +370,15 @@ impl AuthorizationRequest {
         Ok(())
     }
 
-    /// The redirect URI with `pairs` and the request's `state` added to its query.
-    fn redirect(&self, pairs: &[(&str, &str)]) -> Answer {
+    /// The redirect URI with `pairs`, the request's `state` and the issuer (`iss`, RFC 9207)
+    /// added to its query.
+    fn redirect(&self, request: &Received, pairs: &[(&str, &str)]) -> Answer {
         let mut query = form_urlencoded::Serializer::new(String::new());
         query.extend_pairs(pairs);
         if let Some(state) = self.params.get("state") {
             query.append_pair("state", state);
         }
+        query.append_pair("iss", &format!("{}/oidc", request.base_url));
         let separator = if self.redirect_uri.contains('?') {
             '&'
         } else {
@@ -389,7 +391,7 @@ impl AuthorizationRequest {
         ))
     }
 
-    fn approve(&self, identity: &IdentityProvider, user: &str) -> Answer {
+    fn approve(&self, identity: &IdentityProvider, request: &Received, user: &str) -> Answer {
         let code = identity.issue_code(CodeGrant {
             principal: user.to_string(),
             client_id: DATABRICKS_CLI_CLIENT_ID.to_string(),
@@ -398,7 +400,7 @@ impl AuthorizationRequest {
             scope: self.params.scope().to_string(),
             expires_at: SystemTime::now(),
         });
-        self.redirect(&[("code", &code)])
+        self.redirect(request, &[("code", &code)])
     }
 }
 
@@ -435,23 +437,32 @@ fn authorize(shared: &Shared, request: &Received) -> Answer {
         Err(problem) => return authorize_error_page(&problem),
     };
     if let Err((error, description)) = authorization.check() {
-        return authorization.redirect(&[("error", error), ("error_description", &description)]);
+        let pairs = [
+            ("error", error),
+            ("error_description", description.as_str()),
+        ];
+        return authorization.redirect(request, &pairs);
     }
     let identity = &shared.identity;
     if request.method == Method::GET {
         return match &identity.login_as {
-            Some(user) => authorization.approve(identity, user),
+            Some(user) => authorization.approve(identity, request, user),
             None => login_page(shared, &authorization),
         };
     }
     if authorization.params.get("deny").is_some() {
-        return authorization.redirect(&[
-            ("error", "access_denied"),
-            ("error_description", "The user denied the request"),
-        ]);
+        return authorization.redirect(
+            request,
+            &[
+                ("error", "access_denied"),
+                ("error_description", "The user denied the request"),
+            ],
+        );
     }
     match authorization.params.get("user") {
-        Some(user) if shared.directory.has_user(user) => authorization.approve(identity, user),
+        Some(user) if shared.directory.has_user(user) => {
+            authorization.approve(identity, request, user)
+        }
         Some(user) => authorize_error_page(&format!("Unknown user {user}")),
         None => authorize_error_page("Pick a user or deny the request"),
     }

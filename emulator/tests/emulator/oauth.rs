@@ -84,6 +84,7 @@ async fn authorization_code(api: &Api) -> String {
     let (target, params) = location_params(&answer);
     assert_eq!(target, REDIRECT);
     assert_eq!(params["state"], "st4te");
+    assert_eq!(params["iss"], format!("{}/oidc", api.url));
     params["code"].as_str().unwrap().to_string()
 }
 
