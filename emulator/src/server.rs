@@ -137,25 +137,14 @@ async fn handle(
 ) -> Result<Answer, ConnectionDropped> {
     let received_at_ms = now_millis();
     let (parts, body) = request.into_parts();
-    let body = read_body(body).await;
-    let caller = authenticate(&shared, &parts.headers);
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|host| host.to_str().ok())
-        .filter(|host| !host.is_empty() && !host.contains(['/', ' ']));
-    let base_url = match host {
-        Some(host) => format!("http://{host}"),
-        None => format!("http://{}", shared.addr),
-    };
     let request = Received {
         path: parts.uri.path().to_string(),
         query: parts.uri.query().unwrap_or_default().to_string(),
+        body: read_body(body).await,
+        caller: authenticate(&shared, &parts.headers),
+        base_url: base_url(&parts.headers, shared.addr),
         method: parts.method,
         headers: parts.headers,
-        body,
-        caller,
-        base_url,
     };
     if request.path.starts_with(CONTROL_PREFIX) {
         return Ok(control::handle(&shared, &request));
@@ -176,28 +165,53 @@ async fn handle(
         }
         None => Some(paced_dispatch(&shared, &request)),
     };
+    let status = answer.as_ref().map(|answer| answer.status().as_u16());
+    let logged = log_entry(request, status, fault.is_some(), received_at_ms);
+    lock(&shared.log).push(logged);
+    answer.ok_or(ConnectionDropped)
+}
+
+/// `http://HOST` from the `Host` header, else from the listening address.
+fn base_url(headers: &HeaderMap, addr: SocketAddr) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .filter(|host| !host.is_empty() && !host.contains(['/', ' ']));
+    match host {
+        Some(host) => format!("http://{host}"),
+        None => format!("http://{addr}"),
+    }
+}
+
+/// The request as the log shows it: secrets masked, no credentials.
+fn log_entry(
+    request: Received,
+    status: Option<u16>,
+    fault: bool,
+    received_at_ms: u64,
+) -> LoggedRequest {
     let content_type = request.header(header::CONTENT_TYPE).unwrap_or_default();
     let auth_scheme = request
         .header(header::AUTHORIZATION)
         .map(|value| value.split(' ').next().unwrap_or_default().to_string());
     let (query, query_params) = logged_query(&request.query);
-    lock(&shared.log).push(LoggedRequest {
+    let body = match &request.body {
+        Ok(bytes) => logged_body(bytes, content_type),
+        Err(BodyError::TooLarge) => json!(format!("<more than {MAX_BODY_BYTES} bytes>")),
+        Err(BodyError::Unreadable) => json!("<unreadable>"),
+    };
+    LoggedRequest {
         method: request.method.to_string(),
-        path: request.path.clone(),
+        path: request.path,
         query,
         query_params,
-        body: match &request.body {
-            Ok(bytes) => logged_body(bytes, content_type),
-            Err(BodyError::TooLarge) => json!(format!("<more than {MAX_BODY_BYTES} bytes>")),
-            Err(BodyError::Unreadable) => json!("<unreadable>"),
-        },
+        body,
         auth_scheme,
         user: request.caller.ok().map(|caller| caller.user),
-        status: answer.as_ref().map(|answer| answer.status().as_u16()),
-        fault: fault.is_some(),
+        status,
+        fault,
         received_at_ms,
-    });
-    answer.ok_or(ConnectionDropped)
+    }
 }
 
 /// Dispatches the request unless the rate limit refuses it.
