@@ -185,7 +185,7 @@ impl IdentityProvider {
     pub fn new(config: &Config, directory: &Directory) -> Result<IdentityProvider, Error> {
         let mut service_principals = BTreeMap::new();
         for (client_id, secret) in &config.service_principals {
-            require_pair("--service-principal CLIENT_ID=SECRET", client_id, secret)?;
+            require_pair("--service-principal", client_id, secret)?;
             service_principals.insert(client_id.clone(), Some(secret.clone()));
         }
         for policy in &config.federation_policies {
@@ -195,35 +195,14 @@ impl IdentityProvider {
         }
         let mut azure_service_principals = BTreeMap::new();
         for (client_id, secret) in &config.azure_service_principals {
-            require_pair(
-                "--azure-service-principal CLIENT_ID=SECRET",
-                client_id,
-                secret,
-            )?;
+            require_pair("--azure-service-principal", client_id, secret)?;
             azure_service_principals.insert(client_id.clone(), secret.clone());
         }
         let principals = service_principals
             .keys()
             .chain(azure_service_principals.keys())
             .chain(&config.managed_identities);
-        for principal in principals {
-            if directory.has_user(principal) {
-                return Err(Error::Config(format!(
-                    "{principal} is both a user and a service principal; give them different names"
-                )));
-            }
-        }
-        if let Some(user) = config
-            .login_as
-            .as_deref()
-            .filter(|u| !directory.has_user(u))
-        {
-            let known: Vec<&str> = directory.users().into_iter().collect();
-            return Err(Error::Config(format!(
-                "--login-as {user}: no such user; choose one of {} or add it with --user",
-                known.join(", ")
-            )));
-        }
+        check_names(principals, config.login_as.as_deref(), directory)?;
         if config.token_ttl.is_zero() {
             return Err(Error::Config(
                 "the token lifetime must be at least 1 second".into(),
@@ -426,13 +405,39 @@ impl IdentityProvider {
     }
 }
 
-fn require_pair(usage: &str, name: &str, secret: &str) -> Result<(), Error> {
+fn require_pair(option: &str, name: &str, secret: &str) -> Result<(), Error> {
     if name.is_empty() || secret.is_empty() {
         return Err(Error::Config(format!(
-            "a service principal needs a non-empty client id and secret ({usage})"
+            "a service principal needs a non-empty client id and secret ({option} CLIENT_ID=SECRET)"
         )));
     }
     Ok(())
+}
+
+/// Service principals and users must not share names (ACLs name both); `--login-as` names a
+/// configured user.
+fn check_names<'a>(
+    principals: impl Iterator<Item = &'a String>,
+    login_as: Option<&str>,
+    directory: &Directory,
+) -> Result<(), Error> {
+    for principal in principals {
+        if directory.has_user(principal) {
+            return Err(Error::Config(format!(
+                "{principal} is both a user and a service principal; give them different names"
+            )));
+        }
+    }
+    match login_as {
+        Some(user) if !directory.has_user(user) => {
+            let known: Vec<&str> = directory.users().into_iter().collect();
+            Err(Error::Config(format!(
+                "--login-as {user}: no such user; choose one of {} or add it with --user",
+                known.join(", ")
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 pub(crate) fn unix_seconds(time: SystemTime) -> u64 {
