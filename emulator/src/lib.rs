@@ -15,9 +15,11 @@
 //! [`Config::with_admin`] (`--admin NAME`) or membership of the group `admins`, groups from
 //! [`Config::with_group`] (`--group NAME=MEMBER,MEMBER`). Every user is in the group `users`.
 //! Requests authenticate with `Authorization: Bearer TOKEN`, or `Basic` with the user name and
-//! one of its tokens as password; anything else answers 401 `UNAUTHENTICATED`. A token that
-//! looks like a JWT (three base64url parts, starting with `eyJ`) counts as an Azure AD token,
-//! which creating an Azure Key Vault-backed scope needs.
+//! one of its tokens as password, or with a token the emulator issued (see "Identity
+//! provider"); anything else answers 401 `UNAUTHENTICATED`. Creating an Azure Key
+//! Vault-backed scope needs an Azure AD (Entra ID) token of a user: one the emulated Entra ID
+//! issued to a user, or a configured token that looks like a JWT (three base64url parts,
+//! starting with `eyJ`).
 //!
 //! # In tests
 //!
