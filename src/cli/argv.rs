@@ -220,7 +220,6 @@ fn takes_value(option: &Arg) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::Format;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         parse_from(
@@ -294,6 +293,85 @@ mod tests {
         let cli = parse(&["-o", "json", "secrets", "get", "--", "s", "-o"])
             .expect("after -- every word is positional");
         assert_eq!(cli.global.output, Some(Format::Json));
+    }
+
+    #[track_caller]
+    fn style(args: &[&str], environment: Option<&str>) -> Style {
+        let cli = parse(args).unwrap_or_else(|error| panic!("{args:?}: {error}"));
+        cli.global
+            .spelling
+            .style(cli.global.output, environment.map(OsStr::new))
+            .unwrap_or_else(|error| panic!("{args:?}: {error}"))
+    }
+
+    const LEGACY_TABLE: Style = Style {
+        dialect: Dialect::Legacy,
+        format: Format::Table,
+    };
+    const LEGACY_JSON: Style = Style {
+        dialect: Dialect::Legacy,
+        format: Format::Json,
+    };
+    const GO_TEXT: Style = Style {
+        dialect: Dialect::Go,
+        format: Format::Table,
+    };
+    const GO_JSON: Style = Style {
+        dialect: Dialect::Go,
+        format: Format::Json,
+    };
+
+    #[test]
+    fn the_dialect_follows_the_spelling_of_the_command_line() {
+        for (args, expected) in [
+            (&["secrets", "list", "s"][..], LEGACY_TABLE),
+            (&["secrets", "list", "s", "--output", "table"], LEGACY_TABLE),
+            (&["secrets", "list", "s", "--output=JSON"], LEGACY_JSON),
+            (&["--output", "json", "secrets", "list-scopes"], LEGACY_JSON),
+            (&["secrets", "list-secrets", "s"], GO_TEXT),
+            (
+                &["secrets", "list-secrets", "s", "--output", "json"],
+                GO_JSON,
+            ),
+            (&["secrets", "get-secret", "s", "k"], GO_TEXT),
+            (&["secrets", "put-secret", "s", "k"], GO_TEXT),
+            (&["secrets", "delete-secret", "s", "k"], GO_TEXT),
+            (&["secrets", "list", "s", "-o", "table"], GO_TEXT),
+            (&["secrets", "list", "s", "-ojson"], GO_JSON),
+            (&["-o=json", "secrets", "list-scopes"], GO_JSON),
+            (&["secrets", "list", "s", "--output", "Text"], GO_TEXT),
+            (&["secrets", "list", "s", "--output=text"], GO_TEXT),
+            // Words after `--` and values of other options are not command names.
+            (
+                &["secrets", "put", "--string-value", "list-secrets", "s", "k"],
+                LEGACY_TABLE,
+            ),
+            (&["secrets", "list", "--", "get-secret"], LEGACY_TABLE),
+        ] {
+            assert_eq!(style(args, None), expected, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn the_output_format_variable_picks_the_go_dialect_and_the_default_format() {
+        let list = ["secrets", "list", "s"];
+        assert_eq!(style(&list, Some("json")), GO_JSON);
+        assert_eq!(style(&list, Some("TEXT")), GO_TEXT);
+        assert_eq!(style(&list, Some("table")), GO_TEXT);
+        assert_eq!(style(&list, Some("")), LEGACY_TABLE, "empty is unset");
+        let option_wins = ["secrets", "list", "s", "--output", "table"];
+        assert_eq!(style(&option_wins, Some("json")), GO_TEXT);
+        let cli = parse(&list).expect("parses");
+        let error = cli
+            .global
+            .spelling
+            .style(None, Some(OsStr::new("yaml")))
+            .expect_err("an unknown format");
+        assert!(error.is::<crate::cli::UsageError>());
+        assert!(
+            error.to_string().contains("DATABRICKS_OUTPUT_FORMAT=yaml"),
+            "{error}"
+        );
     }
 
     #[test]

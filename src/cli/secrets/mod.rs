@@ -205,7 +205,7 @@ struct Limit {
 
 fn parse_limit(text: &str) -> Result<usize, String> {
     text.parse()
-        .map_err(|_| format!("--limit must be a non-negative integer, got {text}"))
+        .map_err(|_| "must be a non-negative integer (0 for no limit)".to_string())
 }
 
 impl Limit {

@@ -348,3 +348,77 @@ fn write_value(scope: &str, key: &str, value: &[u8]) -> anyhow::Result<()> {
     output::write_stdout(value)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A put-secret `--json` body, possibly broken, whose value fields hold `secret`.
+    fn body_with_secret() -> impl Strategy<Value = (String, String)> {
+        let names = prop::sample::select(&["scope", "key", "string_value", "bytes_value", "x"][..]);
+        (
+            "[a-z]{8}",
+            prop::collection::vec((names, 0..6usize), 0..6),
+            any::<prop::sample::Index>(),
+            any::<bool>(),
+        )
+            .prop_map(|(secret, fields, cut, truncate)| {
+                let secret = format!("SECRET-{secret}");
+                let fields: Vec<String> = fields
+                    .into_iter()
+                    .map(|(name, kind)| {
+                        let value = match (name, kind) {
+                            ("scope" | "key", 0) => "\"app\"".to_string(),
+                            ("scope" | "key", 1) => "\" \"".to_string(),
+                            ("scope" | "key", _) => "5".to_string(),
+                            (_, 0) => format!("\"{secret}\""),
+                            (_, 1) => format!("[\"{secret}\"]"),
+                            (_, 2) => format!("{{\"v\": \"{secret}\"}}"),
+                            (_, 3) => format!("\"{secret}==\""),
+                            (_, 4) => "\"AAEC\"".to_string(),
+                            _ => "null".to_string(),
+                        };
+                        format!("\"{name}\": {value}")
+                    })
+                    .collect();
+                let mut text = format!("{{{}}}", fields.join(", "));
+                if truncate {
+                    text.truncate(cut.index(text.len() + 1));
+                }
+                (text, secret)
+            })
+    }
+
+    fn put_request(text: &str) -> anyhow::Result<(String, String, SecretValue)> {
+        put_from_json(JsonBody::read(&Secret::new(text))?)
+    }
+
+    proptest! {
+        #![proptest_config(crate::fuzzing::fuzz_config())]
+
+        #[test]
+        fn fuzz_put_secret_json_never_echoes_a_value((text, secret) in body_with_secret()) {
+            if let Err(error) = put_request(&text) {
+                let message = format!("{error:#} {error:?}");
+                prop_assert!(!message.contains(&secret), "{}", message);
+            }
+        }
+
+        #[test]
+        fn fuzz_put_secret_json_takes_any_text(text in any::<String>()) {
+            let _ = put_request(&text);
+        }
+    }
+
+    #[test]
+    fn a_string_value_or_base64_bytes_value_is_the_value() {
+        let (scope, key, value) =
+            put_request(r#"{"scope": "app", "key": "k", "string_value": "v"}"#).unwrap();
+        assert_eq!((scope.as_str(), key.as_str()), ("app", "k"));
+        assert_eq!(value, SecretValue::Text(Secret::new("v")));
+        let (_, _, value) =
+            put_request(r#"{"scope": "app", "key": "k", "bytes_value": "AP8="}"#).unwrap();
+        assert_eq!(value, SecretValue::Bytes(SecretBytes::new(vec![0, 255])));
+    }
+}
