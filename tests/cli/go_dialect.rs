@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 
 use crate::harness::{Run, TestEnv};
-use crate::keyvault::{DNS_NAME, RESOURCE_ID, env_with_aad_user};
+use crate::keyvault::{DNS_NAME, RESOURCE_ID, create_key_vault_scope, env_with_aad_user};
 
 /// Runs `args` with `DATABRICKS_OUTPUT_FORMAT` set to `format`.
 fn run_with_format_variable(env: &TestEnv, format: &str, args: &[&str]) -> Run {
@@ -64,20 +64,7 @@ fn with<'a>(command: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
 fn list_scopes_speaks_the_go_dialect_when_asked_and_the_legacy_one_otherwise() {
     let env = env_with_aad_user();
     env.run(&["secrets", "create-scope", "plain-scope"]).ok();
-    env.run(&[
-        "-p",
-        "alice",
-        "secrets",
-        "create-scope",
-        "vault",
-        "--scope-backend-type",
-        "AZURE_KEYVAULT",
-        "--resource-id",
-        RESOURCE_ID,
-        "--dns-name",
-        DNS_NAME,
-    ])
-    .ok();
+    create_key_vault_scope(&env, "alice", "vault").ok();
     let command = ["secrets", "list-scopes"];
 
     let go_text = "Scope        Backend Type\n\
@@ -665,6 +652,16 @@ fn json_creates_a_key_vault_scope_through_backend_azure_keyvault() {
     assert_eq!(env.api_requests().len(), sent);
 }
 
+/// `databricks secrets ARGS` fails with exit code 2 and every one of `expected` on stderr.
+#[track_caller]
+fn assert_usage_error(env: &TestEnv, args: &[&str], expected: &[&str]) {
+    let run = env.run(&[&["secrets"][..], args].concat());
+    let stderr = run.fails_with(2);
+    for fragment in expected {
+        assert!(stderr.contains(fragment), "{args:?}: {stderr}");
+    }
+}
+
 #[test]
 fn json_with_positional_arguments_or_the_options_it_replaces_is_a_usage_error() {
     let env = env_with_secrets();
@@ -704,15 +701,14 @@ fn json_with_positional_arguments_or_the_options_it_replaces_is_a_usage_error() 
         &["delete", "app", "--json", "{}"],
     ];
     for args in cases {
-        let stderr = env
-            .run(&[&["secrets"][..], args].concat())
-            .fails_with(2)
-            .to_string();
-        assert!(
-            stderr.contains("when --json is given, no positional arguments are allowed"),
-            "{args:?}: {stderr}"
+        assert_usage_error(
+            &env,
+            args,
+            &[
+                "when --json is given, no positional arguments are allowed",
+                "'scope'",
+            ],
         );
-        assert!(stderr.contains("'scope'"), "{args:?}: {stderr}");
     }
     let options: [&[&str]; 4] = [
         &["delete-scope", "--scope", "app", "--json", "{}"],
@@ -727,14 +723,7 @@ fn json_with_positional_arguments_or_the_options_it_replaces_is_a_usage_error() 
         &["put-acl", "--json", "{}", "--permission", "READ"],
     ];
     for args in options {
-        let stderr = env
-            .run(&[&["secrets"][..], args].concat())
-            .fails_with(2)
-            .to_string();
-        assert!(
-            stderr.contains("cannot be used with --json"),
-            "{args:?}: {stderr}"
-        );
+        assert_usage_error(&env, args, &["cannot be used with --json"]);
     }
     assert_eq!(env.emulator.scope_names(), ["app"]);
     assert!(

@@ -12,7 +12,7 @@ pub const RESOURCE_ID: &str =
     "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/team-vault";
 pub const DNS_NAME: &str = "https://team-vault.vault.azure.net/";
 
-fn create_key_vault_scope(env: &TestEnv, profile: &str, scope: &str) -> Run {
+pub fn create_key_vault_scope(env: &TestEnv, profile: &str, scope: &str) -> Run {
     env.run(&[
         "--profile",
         profile,
