@@ -184,6 +184,7 @@ struct Listing<'a, T> {
     go_text: Option<GoTable>,
 }
 
+/// Prints a listing in the style the command line asked for (see `output::Style`).
 fn print_listing<T: Serialize>(context: &Context, listing: Listing<'_, T>) -> anyhow::Result<()> {
     let style = context.style();
     match (style.dialect, style.format, listing.go_text) {
