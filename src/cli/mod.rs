@@ -2,6 +2,8 @@
 
 mod completion;
 pub mod configure;
+#[cfg(test)]
+mod man;
 mod secrets;
 
 use std::fmt;
