@@ -17,7 +17,13 @@ const OUT_DIR_VARIABLE: &str = "DATABRICKS_SECRETS_MAN_DIR";
 
 fn write_man_pages(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    clap_mangen::generate_to(Cli::command(), dir)
+    clap_mangen::generate_to(man_command(), dir)
+}
+
+/// The command tree with pages named after the binary (`databricks-secrets-put.1`), not after the
+/// product name that `--version` prints.
+fn man_command() -> clap::Command {
+    Cli::command().display_name("databricks")
 }
 
 #[test]
@@ -28,7 +34,7 @@ fn every_command_has_a_page_naming_its_options() {
     write_man_pages(&dir).unwrap();
 
     // As clap_mangen does: `help` is a subcommand on the terminal, not a page.
-    let mut root = Cli::command().disable_help_subcommand(true);
+    let mut root = man_command().disable_help_subcommand(true);
     root.build();
     let commands = visible_commands(&root);
     let page_name = |command: &clap::Command| {
