@@ -3,6 +3,8 @@
 mod argv;
 mod completion;
 pub mod configure;
+#[cfg(test)]
+mod man;
 mod secrets;
 mod version;
 
