@@ -4,6 +4,8 @@ mod argv;
 mod completion;
 pub mod configure;
 mod hints;
+#[cfg(test)]
+mod man;
 mod secrets;
 mod version;
 
