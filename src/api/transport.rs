@@ -168,6 +168,7 @@ impl Transport {
         debug(&|| format!("< #{number} {status} ({millis} ms)"));
         debug(&|| format!("< #{number} {}", body_for_log(&mask.bytes(&bytes))));
         if status == StatusCode::UNAUTHORIZED {
+            // A provider that caches a token forgets the refused one here.
             self.credentials.rejected();
         }
         classify_answer(status, &headers, &bytes, &mask)
