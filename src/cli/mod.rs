@@ -97,6 +97,7 @@ impl Context {
     pub fn connect(&self) -> anyhow::Result<Connection> {
         let resolved = config::resolve(self.global.profile.as_deref())?;
         warn_if_plain_http(&resolved.host);
+        warn_if_insecure(&resolved);
         let client = Client::new(self.client_options(&resolved))?;
         Ok(Connection { client, resolved })
     }
@@ -139,6 +140,22 @@ pub fn warn_if_plain_http(host: &str) {
     if host.starts_with("http://") && !config::is_loopback_host(host) {
         eprintln!(
             "Warning: {host} uses plain http://, so the credentials travel unencrypted; use https://"
+        );
+    }
+}
+
+/// One line for every command that runs without TLS certificate verification, naming the
+/// setting that turned it off.
+fn warn_if_insecure(resolved: &Resolved) {
+    if resolved.insecure {
+        let setting = match &resolved.source {
+            Source::Profile { .. } => format!("`insecure` in {}", resolved.source),
+            Source::Environment => "DATABRICKS_INSECURE".to_string(),
+        };
+        eprintln!(
+            "Warning: TLS certificates of {} are not verified ({setting}); remove that setting \
+             to verify them",
+            resolved.host
         );
     }
 }

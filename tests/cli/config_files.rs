@@ -32,7 +32,8 @@ fn mode(path: &Path) -> u32 {
     fs::metadata(path).expect("metadata").permissions().mode() & 0o777
 }
 
-/// Names in `directory` that look like leftover temporary files.
+/// Names in `directory` that look like leftover temporary files (`<name>.tmpXXXXXX`; the
+/// `<name>.lock` lock file stays by design).
 fn leftovers(directory: &Path) -> Vec<String> {
     fs::read_dir(directory)
         .expect("directory readable")
@@ -43,7 +44,7 @@ fn leftovers(directory: &Path) -> Vec<String> {
                 .to_string_lossy()
                 .into_owned()
         })
-        .filter(|name| name.ends_with(".tmp") || name.starts_with(".databrickscfg."))
+        .filter(|name| name.contains(".tmp"))
         .collect()
 }
 
