@@ -28,15 +28,19 @@ databricks secrets list-scopes -o json | grep -q "\"name\": \"$scope\"" ||
     fail "list-scopes -o json does not show $scope"
 
 echo "put-secret and get-secret"
+# get-secret prints {"key": ..., "value": "<base64>"} as the Go CLI does; this prints the value.
+secret_value() {
+    databricks secrets get-secret "$@" | sed -n 's/^  "value": "\(.*\)"$/\1/p' | base64 --decode
+}
 databricks secrets put-secret "$scope" api-token --string-value 'tok en'
-[[ $(databricks secrets get-secret "$scope" api-token) == 'tok en' ]] ||
+[[ $(secret_value "$scope" api-token) == 'tok en' ]] ||
     fail "get-secret returned another value for api-token"
 databricks secrets put-secret "$scope" api-url --bytes-value 'https://api.example.com'
-[[ $(databricks secrets get-secret "$scope" api-url) == 'https://api.example.com' ]] ||
+[[ $(secret_value "$scope" api-url) == 'https://api.example.com' ]] ||
     fail "get-secret returned another value for api-url"
 printf 'cert\000\377\000bytes\n' >"$workdir/original.bin"
 databricks secrets put-secret "$scope" client-cert <"$workdir/original.bin"
-databricks secrets get-secret "$scope" client-cert >"$workdir/copy.bin"
+secret_value "$scope" client-cert >"$workdir/copy.bin"
 cmp -s "$workdir/original.bin" "$workdir/copy.bin" || fail "the bytes on stdin did not round-trip"
 databricks secrets get-secret "$scope" api-token -o json | grep -q '"key": "api-token"' ||
     fail "get-secret -o json does not show the key"

@@ -5,11 +5,16 @@
 //! the first marker line, trailing newlines removed. The directory is removed afterwards in
 //! every case; while the editor runs, Ctrl-C goes to the editor only, so an interrupted edit
 //! still ends here and cleans up.
+//!
+//! Vim and neovim would keep copies of what is typed outside that directory (registers and
+//! history in `~/.viminfo` / the shada file, undo files in a global `undodir`, backups in a
+//! global `backupdir`), so they are started with the options that turn those off for the
+//! session, as `pass` and `gopass` do. Other editors are started as they are configured.
 
 use std::env;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 
 use crate::api::SecretValue;
@@ -31,6 +36,26 @@ const DEFAULT_EDITOR: &str = "notepad";
 const DEFAULT_EDITOR: &str = "vi";
 
 const FILE_NAME: &str = "secret-value.txt";
+
+/// What vim and neovim must not write for this session: no backup while or after saving, no
+/// undo file, no swap file.
+const VIM_SETTINGS: &str = "set nobackup nowritebackup noundofile noswapfile";
+
+/// Options for vim and neovim: no viminfo / shada file (`-i NONE`), no swap file (`-n`), and
+/// [`VIM_SETTINGS`] twice: with `--cmd` before any vimrc or plugin runs, with `-c` again after
+/// the vimrc, so that a `set undofile` or `set backup` there does not win.
+const VIM_PRIVATE_OPTIONS: [&str; 7] = [
+    "-i",
+    "NONE",
+    "-n",
+    "--cmd",
+    VIM_SETTINGS,
+    "-c",
+    VIM_SETTINGS,
+];
+
+/// Program names (before any `.suffix`, as in `vim.basic` or `nvim.appimage`) of vim and neovim.
+const VIM_NAMES: [&str; 5] = ["vim", "nvim", "gvim", "mvim", "vimx"];
 
 /// Why no value came out of the editor. In every case nothing was sent.
 #[derive(Debug, thiserror::Error)]
@@ -96,7 +121,8 @@ pub fn editor_command() -> String {
 }
 
 /// [`edit_value`] with the editor given: a shell command line to which the file's path is
-/// appended as one argument (`code --wait` works).
+/// appended as one argument (`code --wait` works), after [`VIM_PRIVATE_OPTIONS`] when the
+/// editor is vim or neovim.
 pub fn edit_value_with(editor: &str) -> Result<SecretValue, EditorError> {
     let directory = private_directory().map_err(EditorError::TempFile)?;
     let path = directory.path().join(FILE_NAME);
@@ -166,9 +192,49 @@ fn private_directory() -> io::Result<tempfile::TempDir> {
     builder.tempdir()
 }
 
+/// Whether the editor command starts vim or neovim: its first word is named like them, or is
+/// found on PATH as a link to them (a `vi` or `editor` that links to vim counts; a `vi` that
+/// is busybox, nvi or a copy of vim under another name does not, and gets no options).
+fn is_vim(editor: &str) -> bool {
+    let Some(program) = editor.split_whitespace().next() else {
+        return false;
+    };
+    let program = program.trim_matches(['"', '\'']);
+    let resolved = find_program(program).and_then(|path| fs::canonicalize(path).ok());
+    [Some(Path::new(program)), resolved.as_deref()]
+        .into_iter()
+        .flatten()
+        .any(is_vim_file_name)
+}
+
+fn is_vim_file_name(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
+        return false;
+    };
+    let stem = name.split('.').next().unwrap_or(name).to_ascii_lowercase();
+    VIM_NAMES.contains(&stem.as_str())
+}
+
+/// The file `program` names: itself when it has a directory part, else the first file of that
+/// name in a PATH directory.
+fn find_program(program: &str) -> Option<PathBuf> {
+    let program = Path::new(program);
+    if program.components().count() > 1 {
+        return Some(program.to_path_buf());
+    }
+    env::split_paths(&env::var_os("PATH")?)
+        .map(|directory| directory.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
 /// Runs the editor on `path` and waits for it; success means it exited with status 0.
 fn run_editor(editor: &str, path: &Path) -> Result<(), EditorError> {
-    let mut command = shell_command(editor, path);
+    let options: &[&str] = if is_vim(editor) {
+        &VIM_PRIVATE_OPTIONS
+    } else {
+        &[]
+    };
+    let mut command = shell_command(editor, options, path);
     let (status, termination) = {
         let signals = interrupts::SignalGuard::while_child_runs(&mut command);
         (command.status(), signals.termination())
@@ -198,26 +264,31 @@ fn check_status(editor: &str, status: ExitStatus) -> Result<(), EditorError> {
     }
 }
 
-/// `sh -c '<editor> "$1"' sh <path>`: the shell splits the editor's command line, the path is
-/// passed as a separate argument so no quoting of it is needed.
+/// `sh -c '<editor> "$@"' sh <options> <path>`: the shell splits the editor's command line;
+/// the options and the path are passed as separate arguments, so no quoting of them is needed.
 #[cfg(unix)]
-fn shell_command(editor: &str, path: &Path) -> Command {
+fn shell_command(editor: &str, options: &[&str], path: &Path) -> Command {
     let mut command = Command::new("sh");
     command
         .arg("-c")
-        .arg(format!("{editor} \"$1\""))
+        .arg(format!("{editor} \"$@\""))
         .arg("sh")
+        .args(options)
         .arg(path);
     command
 }
 
+/// `cmd /C <editor> "<option>"... "<path>"` (none of them contains a double quote).
 #[cfg(windows)]
-fn shell_command(editor: &str, path: &Path) -> Command {
+fn shell_command(editor: &str, options: &[&str], path: &Path) -> Command {
     use std::os::windows::process::CommandExt;
+    let path = path.display().to_string();
+    let mut line = editor.to_string();
+    for argument in options.iter().copied().chain([path.as_str()]) {
+        line.push_str(&format!(" \"{argument}\""));
+    }
     let mut command = Command::new("cmd");
-    command
-        .arg("/C")
-        .raw_arg(format!("{editor} \"{}\"", path.display()));
+    command.arg("/C").raw_arg(line);
     command
 }
 
@@ -464,6 +535,48 @@ mod tests {
         }
     }
 
+    #[test]
+    fn vim_and_neovim_are_recognised_by_the_first_word() {
+        for editor in [
+            "vim",
+            "nvim",
+            "gvim -f",
+            "/usr/local/bin/nvim -p",
+            "/usr/bin/vim.basic",
+            "nvim.appimage",
+            "vim.exe",
+            "'/opt/editors/vim' -u NONE",
+        ] {
+            assert!(is_vim(editor), "{editor}");
+        }
+        for editor in [
+            "",
+            "nano",
+            "code --wait",
+            "emacs -nw",
+            "/opt/x/nvi",
+            "my-vim",
+        ] {
+            assert!(!is_vim(editor), "{editor}");
+        }
+    }
+
+    #[test]
+    fn vim_options_turn_off_viminfo_swap_backup_and_undo() {
+        let options = VIM_PRIVATE_OPTIONS.join(" ");
+        assert!(options.starts_with("-i NONE -n "), "{options}");
+        for setting in ["nobackup", "nowritebackup", "noundofile", "noswapfile"] {
+            assert!(
+                VIM_SETTINGS.split(' ').any(|word| word == setting),
+                "{setting}"
+            );
+        }
+        assert_eq!(
+            VIM_PRIVATE_OPTIONS[3..],
+            ["--cmd", VIM_SETTINGS, "-c", VIM_SETTINGS]
+        );
+    }
+
     #[cfg(unix)]
     mod scripted {
         use super::*;
@@ -560,6 +673,23 @@ mod tests {
             let error = edit_value_with(&editor.command()).unwrap_err();
             assert!(matches!(error, EditorError::Failed { .. }), "{error}");
             editor.edited_file_was_private_and_removed();
+        }
+
+        #[test]
+        fn a_vi_that_links_to_vim_is_vim_and_one_that_does_not_is_not() {
+            let directory = tempfile::tempdir().unwrap();
+            let vim = directory.path().join("vim.basic");
+            let busybox = directory.path().join("busybox");
+            for program in [&vim, &busybox] {
+                fs::write(program, "#!/bin/sh\n").unwrap();
+            }
+            let vi = directory.path().join("links").join("vi");
+            fs::create_dir(vi.parent().unwrap()).unwrap();
+            std::os::unix::fs::symlink(&vim, &vi).unwrap();
+            assert!(is_vim(&format!("{} -p", vi.display())));
+            fs::remove_file(&vi).unwrap();
+            std::os::unix::fs::symlink(&busybox, &vi).unwrap();
+            assert!(!is_vim(&vi.display().to_string()));
         }
 
         #[test]

@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{self, IsTerminal, Read};
 use std::path::PathBuf;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 
 use crate::api::{MAX_VALUE_BYTES, SecretValue};
 use crate::editor::{self, EditorError};
@@ -31,9 +31,32 @@ impl ValueFlags {
     }
 }
 
+/// A value option or value that breaks a rule: a mistake in how `put` was called, found
+/// before anything is sent.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidValue {
+    #[error("give only one of --string-value, --binary-file and --bytes-value")]
+    TwoSources,
+
+    #[error(
+        "the secret value is empty, nothing was sent: give a value with --string-value, \
+         --binary-file PATH or --bytes-value, pipe it on standard input, or type it in the \
+         editor"
+    )]
+    Empty,
+
+    /// `size` is a number, or "more than N" when a bounded read stopped past the limit.
+    #[error(
+        "the secret value is {size} bytes, over the limit of {MAX_VALUE_BYTES} bytes; \
+         nothing was sent"
+    )]
+    TooLarge { size: String },
+}
+
 /// Reads the value from the one source the spec's order picks:
 /// `--string-value`, `--binary-file` (`-` = stdin), `--bytes-value`, piped stdin, the editor.
-/// The value is checked to be non-empty and at most [`MAX_VALUE_BYTES`].
+/// The value is checked to be non-empty and at most [`MAX_VALUE_BYTES`]; a broken rule is an
+/// [`InvalidValue`] error.
 pub fn read_value(flags: ValueFlags) -> anyhow::Result<SecretValue> {
     let stdin = io::stdin();
     let stdin_is_terminal = stdin.is_terminal();
@@ -48,7 +71,7 @@ fn read_value_from(
     edit: impl FnOnce() -> Result<SecretValue, EditorError>,
 ) -> anyhow::Result<SecretValue> {
     if flags.given_count() > 1 {
-        bail!("give only one of --string-value, --binary-file and --bytes-value");
+        return Err(InvalidValue::TwoSources.into());
     }
     let value = if let Some(text) = flags.string_value {
         SecretValue::Text(Secret::new(text))
@@ -93,13 +116,9 @@ fn read_bounded(source: impl Read) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-fn check_value(value: &SecretValue) -> anyhow::Result<()> {
+fn check_value(value: &SecretValue) -> Result<(), InvalidValue> {
     if value.is_empty() {
-        bail!(
-            "the secret value is empty, nothing was sent: give a value with --string-value, \
-             --binary-file PATH or --bytes-value, pipe it on standard input, or type it in the \
-             editor"
-        );
+        return Err(InvalidValue::Empty);
     }
     if value.len() > MAX_VALUE_BYTES {
         // A bounded read stops one byte past the limit, so its true size may be larger.
@@ -108,10 +127,7 @@ fn check_value(value: &SecretValue) -> anyhow::Result<()> {
         } else {
             value.len().to_string()
         };
-        bail!(
-            "the secret value is {size} bytes, over the limit of {MAX_VALUE_BYTES} bytes; \
-             nothing was sent"
-        );
+        return Err(InvalidValue::TooLarge { size });
     }
     Ok(())
 }
@@ -229,6 +245,7 @@ mod tests {
         };
         let error = read(flags, b"", false).unwrap_err();
         assert!(error.to_string().contains("only one of"), "{error}");
+        assert!(error.is::<InvalidValue>());
     }
 
     #[test]
@@ -238,7 +255,9 @@ mod tests {
             (ValueFlags::default(), &b""[..]),
             (file_flag("-"), &b""[..]),
         ] {
-            let error = read(flags, stdin, false).unwrap_err().to_string();
+            let error = read(flags, stdin, false).unwrap_err();
+            assert!(matches!(error.downcast_ref(), Some(InvalidValue::Empty)));
+            let error = error.to_string();
             assert!(
                 error.contains("empty") && error.contains("--string-value"),
                 "{error}"
@@ -253,7 +272,9 @@ mod tests {
         assert_eq!(value.len(), MAX_VALUE_BYTES);
 
         let over = "a".repeat(MAX_VALUE_BYTES + 5);
-        let error = read(string_flag(&over), b"", true).unwrap_err().to_string();
+        let error = read(string_flag(&over), b"", true).unwrap_err();
+        assert!(error.is::<InvalidValue>());
+        let error = error.to_string();
         assert!(
             error.contains("131077 bytes") && error.contains("131072"),
             "{error}"

@@ -166,6 +166,41 @@ fn json_bytes(value: &serde_json::Value) -> Vec<u8> {
     bytes
 }
 
+/// Why bytes must not be written to a terminal as they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TerminalHazard {
+    /// Not valid UTF-8: the terminal would show something else, or take the bytes as a
+    /// control sequence (0x9B is CSI on some terminals).
+    NotUtf8,
+    /// A control character (Unicode category Cc: U+0000 to U+001F, U+007F to U+009F) other
+    /// than newline and tab. ESC starts escape sequences that can retitle the window, rewrite
+    /// what is shown or make the terminal answer with input; carriage return and backspace
+    /// let later text overwrite what was shown.
+    ControlCharacter,
+}
+
+impl std::fmt::Display for TerminalHazard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TerminalHazard::NotUtf8 => "bytes that are not UTF-8 text",
+            TerminalHazard::ControlCharacter => {
+                "control characters (other than newline and tab) that a terminal would act on"
+            }
+        })
+    }
+}
+
+/// `None` when `bytes` are UTF-8 text whose only control characters are newline (`\n`) and
+/// tab (`\t`), which a terminal shows as they are meant; else what is wrong with them.
+pub fn terminal_hazard(bytes: &[u8]) -> Option<TerminalHazard> {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Some(TerminalHazard::NotUtf8);
+    };
+    text.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+        .then_some(TerminalHazard::ControlCharacter)
+}
+
 /// Writes all of `bytes` to stdout and flushes. A closed pipe (`... | head -1`) is not an
 /// error: the reader has seen what it wanted, so the write just stops.
 pub fn write_stdout(bytes: &[u8]) -> io::Result<()> {
@@ -302,6 +337,46 @@ mod tests {
         assert_eq!(String::from_utf8(json_bytes(&value)).unwrap(), expected);
     }
 
+    #[test]
+    fn text_with_newlines_and_tabs_is_safe_for_a_terminal() {
+        for safe in [
+            "",
+            "hunter2",
+            "two\nlines\n",
+            "a\tb",
+            "clé 🔑 名",
+            "\u{202e}rtl",
+        ] {
+            assert_eq!(terminal_hazard(safe.as_bytes()), None, "{safe:?}");
+        }
+    }
+
+    #[test]
+    fn control_characters_and_non_utf8_are_hazards() {
+        for control in [
+            "\x1b]0;title\x07",
+            "a\rb",
+            "back\x08",
+            "\0",
+            "\x7f",
+            "\u{9b}2J",
+            "\r\n",
+        ] {
+            assert_eq!(
+                terminal_hazard(control.as_bytes()),
+                Some(TerminalHazard::ControlCharacter),
+                "{control:?}"
+            );
+        }
+        for bytes in [&b"\xff"[..], b"caf\xe9", b"\x9b2J", b"ok\xc3"] {
+            assert_eq!(
+                terminal_hazard(bytes),
+                Some(TerminalHazard::NotUtf8),
+                "{bytes:?}"
+            );
+        }
+    }
+
     struct ClosedPipe;
 
     impl Write for ClosedPipe {
@@ -345,6 +420,22 @@ mod tests {
                 prop::collection::vec(prop::collection::vec(cell_strategy(), columns), 0..6),
             )
         })
+    }
+
+    proptest! {
+        #[test]
+        fn only_utf8_without_controls_but_newline_and_tab_reaches_a_terminal(
+            bytes in prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..64),
+                any::<String>().prop_map(String::into_bytes),
+                "[a-z\\n\\t\\r\\x1b\\x7f\\u{80}-\\u{a0}]{0,12}".prop_map(String::into_bytes),
+            ]
+        ) {
+            let safe = std::str::from_utf8(&bytes).is_ok_and(|text| {
+                text.chars().all(|c| c == '\n' || c == '\t' || !(c < ' ' || ('\u{7f}'..='\u{9f}').contains(&c)))
+            });
+            prop_assert_eq!(terminal_hazard(&bytes).is_none(), safe);
+        }
     }
 
     proptest! {

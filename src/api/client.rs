@@ -1,7 +1,9 @@
 //! The HTTP client: one pooled connection set, retries, and the Secrets API calls.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
@@ -11,9 +13,9 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, LOCAT
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::debug::{body_for_log, redact};
+use super::debug::{CredentialMask, body_for_log, redact};
 use super::error::{Error, error_from_body, excerpt};
 use super::models::{
     AclItem, CreateScope, ListAcls, ListScopes, ListSecrets, Permission, Reply, ScopeBackend,
@@ -21,6 +23,19 @@ use super::models::{
 };
 use super::retry::{RetryTiming, is_throttled, parse_retry_after};
 use crate::secret::{Secret, SecretBytes};
+
+/// A get-secret answer before its value is decoded.
+#[derive(Deserialize)]
+pub(crate) struct EncodedSecret {
+    key: String,
+    /// Standard base64 of the stored bytes.
+    value: String,
+}
+
+/// Error codes that, answered to a retry after an attempt whose answer was lost, mean that
+/// attempt was carried out.
+const ALREADY_EXISTS: &str = "RESOURCE_ALREADY_EXISTS";
+const DOES_NOT_EXIST: &str = "RESOURCE_DOES_NOT_EXIST";
 
 const USER_AGENT: &str = concat!("databricks-secrets/", env!("CARGO_PKG_VERSION"));
 
@@ -56,6 +71,9 @@ pub struct ClientOptions {
     pub auth: Auth,
     /// Skip TLS certificate verification.
     pub insecure: bool,
+    /// PEM files, or directories of them, whose CA certificates are trusted besides the
+    /// system's (for https).
+    pub extra_ca_certificates: Vec<PathBuf>,
     pub connect_timeout: Duration,
     /// The limit for one request, answer included (profile key `http_timeout_seconds`).
     pub request_timeout: Duration,
@@ -73,6 +91,7 @@ impl ClientOptions {
             host,
             auth,
             insecure: false,
+            extra_ca_certificates: Vec::new(),
             connect_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(60),
             retry_timeout: Duration::from_secs(300),
@@ -125,17 +144,21 @@ struct Inner {
     http: reqwest::Client,
     host: String,
     authorization: HeaderValue,
+    /// The credentials in `authorization`, masked wherever an answer echoes them.
+    mask: CredentialMask,
     observer: Option<Observer>,
     debug: bool,
+    /// The number of the next request in `--debug` lines, so answers pair with requests.
+    next_request: AtomicU64,
     connect_timeout: Duration,
     retry_timeout: Duration,
     timing: RetryTiming,
 }
 
-/// A 2xx answer: its status and its JSON body (`{}` for an empty body).
-struct Answer {
+/// A 2xx answer: its status and its JSON body (`None` for an empty body).
+pub(crate) struct Answer {
     status: u16,
-    body: Value,
+    body: Option<Value>,
 }
 
 /// Why one attempt failed, and whether another may help.
@@ -150,7 +173,17 @@ enum Failure {
         error: Error,
         maybe_processed: bool,
     },
+    /// A request that changes something got no answer in time: it may have been carried out,
+    /// so it is retried once, and the retry's answer is read in that light.
+    TimedOutChange(Error),
     Final(Error),
+}
+
+/// The retries made so far of the kinds that have a fixed limit.
+#[derive(Default)]
+struct RetryCounts {
+    connection: usize,
+    timed_out_change: usize,
 }
 
 /// What follows a failed attempt: the error if it is the last, else the wait before the next.
@@ -159,38 +192,83 @@ struct RetryPlan {
     delay: Option<Duration>,
     /// The failed attempt may have been carried out by the server.
     maybe_processed: bool,
+    /// The wait the server asked for (`Retry-After`), which `delay` honours.
+    retry_after: Option<Duration>,
+}
+
+impl RetryPlan {
+    fn final_error(error: Error) -> RetryPlan {
+        RetryPlan {
+            error,
+            delay: None,
+            maybe_processed: false,
+            retry_after: None,
+        }
+    }
+
+    /// The error to report when the planned retry does not fit in the `remaining` budget.
+    fn into_error(self, remaining: Duration, budget: Duration) -> Error {
+        match self.retry_after.filter(|_| self.delay.is_some()) {
+            Some(retry_after) => Error::RateLimited {
+                cause: Box::new(self.error),
+                retry_after,
+                remaining,
+                budget,
+            },
+            None => self.error,
+        }
+    }
 }
 
 impl Failure {
-    fn plan(self, timing: &RetryTiming, attempt: u32, connection_retries: &mut usize) -> RetryPlan {
+    fn plan(self, timing: &RetryTiming, attempt: u32, counts: &mut RetryCounts) -> RetryPlan {
         match self {
-            Failure::Final(error) => RetryPlan {
-                error,
-                delay: None,
-                maybe_processed: false,
-            },
+            Failure::Final(error) => RetryPlan::final_error(error),
             Failure::Throttled { error, retry_after } => RetryPlan {
                 delay: Some(retry_after.map_or_else(
                     || timing.backoff(attempt),
                     |after| after.max(timing.min_wait),
                 )),
                 maybe_processed: error.status() == Some(503),
+                retry_after,
                 error,
             },
             Failure::Connection {
                 error,
                 maybe_processed,
             } => {
-                let delay = timing.connection_delays.get(*connection_retries).copied();
-                *connection_retries += 1;
+                let delay = timing.connection_delays.get(counts.connection).copied();
+                counts.connection += 1;
                 RetryPlan {
                     error,
                     delay,
                     maybe_processed,
+                    retry_after: None,
+                }
+            }
+            Failure::TimedOutChange(error) => {
+                let first_retry = counts.timed_out_change == 0;
+                counts.timed_out_change += 1;
+                RetryPlan {
+                    error,
+                    delay: timing
+                        .connection_delays
+                        .first()
+                        .copied()
+                        .filter(|_| first_retry),
+                    maybe_processed: true,
+                    retry_after: None,
                 }
             }
         }
     }
+}
+
+/// Whether a wait of `delay` after `elapsed` stays within `budget` (no overflow for any input).
+pub(crate) fn fits_budget(elapsed: Duration, delay: Duration, budget: Duration) -> bool {
+    elapsed
+        .checked_add(delay)
+        .is_some_and(|total| total <= budget)
 }
 
 /// The result of a call, and whether an earlier attempt may have been carried out.
@@ -215,9 +293,11 @@ impl Client {
             inner: Arc::new(Inner {
                 http,
                 host,
+                mask: credential_mask(&options.auth, &authorization),
                 authorization,
                 observer: options.observer,
                 debug: options.debug,
+                next_request: AtomicU64::new(1),
                 connect_timeout: options.connect_timeout,
                 retry_timeout: options.retry_timeout,
                 timing,
@@ -233,28 +313,22 @@ impl Client {
     /// Creates a scope. A retry after an attempt whose outcome is unknown that answers
     /// `RESOURCE_ALREADY_EXISTS` means that attempt created it: that is success.
     pub async fn create_scope(&self, request: &CreateScope) -> Result<(), Error> {
-        let outcome = self
-            .send(
-                Method::POST,
-                "/api/2.0/secrets/scopes/create",
-                &[],
-                Some(create_scope_body(request)),
-            )
-            .await;
-        match outcome.result {
-            Err(error)
-                if outcome.after_ambiguous_attempt
-                    && error.error_code() == Some("RESOURCE_ALREADY_EXISTS") =>
-            {
-                Ok(())
-            }
-            result => result.map(drop),
-        }
+        self.post_unless_done(
+            "/api/2.0/secrets/scopes/create",
+            create_scope_body(request),
+            ALREADY_EXISTS,
+        )
+        .await
     }
 
+    /// Deletes a scope; `RESOURCE_DOES_NOT_EXIST` after an ambiguous attempt is success.
     pub async fn delete_scope(&self, scope: &str) -> Result<(), Error> {
-        self.post("/api/2.0/secrets/scopes/delete", json!({ "scope": scope }))
-            .await
+        self.post_unless_done(
+            "/api/2.0/secrets/scopes/delete",
+            json!({ "scope": scope }),
+            DOES_NOT_EXIST,
+        )
+        .await
     }
 
     pub async fn list_scopes(&self) -> Result<Reply<ListScopes>, Error> {
@@ -276,10 +350,12 @@ impl Client {
         self.post("/api/2.0/secrets/put", body).await
     }
 
+    /// Deletes a secret; `RESOURCE_DOES_NOT_EXIST` after an ambiguous attempt is success.
     pub async fn delete_secret(&self, scope: &str, key: &str) -> Result<(), Error> {
-        self.post(
+        self.post_unless_done(
             "/api/2.0/secrets/delete",
             json!({ "scope": scope, "key": key }),
+            DOES_NOT_EXIST,
         )
         .await
     }
@@ -289,12 +365,7 @@ impl Client {
     }
 
     pub async fn get_secret(&self, scope: &str, key: &str) -> Result<Reply<SecretContent>, Error> {
-        #[derive(Deserialize)]
-        struct Encoded {
-            key: String,
-            value: String,
-        }
-        let reply: Reply<Encoded> = self
+        let reply: Reply<EncodedSecret> = self
             .get("/api/2.0/secrets/get", &[("scope", scope), ("key", key)])
             .await?;
         let value = BASE64
@@ -323,9 +394,11 @@ impl Client {
         self.post("/api/2.0/secrets/acls/put", body).await
     }
 
+    /// Deletes an ACL; `RESOURCE_DOES_NOT_EXIST` after an ambiguous attempt is success.
     pub async fn delete_acl(&self, scope: &str, principal: &str) -> Result<(), Error> {
         let body = json!({ "scope": scope, "principal": principal });
-        self.post("/api/2.0/secrets/acls/delete", body).await
+        self.post_unless_done("/api/2.0/secrets/acls/delete", body, DOES_NOT_EXIST)
+            .await
     }
 
     pub async fn get_acl(&self, scope: &str, principal: &str) -> Result<Reply<AclItem>, Error> {
@@ -347,7 +420,7 @@ impl Client {
         query: &[(&str, &str)],
     ) -> Result<Reply<T>, Error> {
         let answer = self.send(Method::GET, path, query, None).await.result?;
-        typed_reply(answer)
+        object_reply(answer).map_err(|error| self.masked(error))
     }
 
     async fn post(&self, path: &str, body: Value) -> Result<(), Error> {
@@ -355,6 +428,26 @@ impl Client {
             .await
             .result
             .map(drop)
+    }
+
+    /// Posts a change whose effect a retry can see: when an earlier attempt may have been
+    /// carried out (its answer was lost) and the retry answers `done_code` (the scope exists,
+    /// the secret is gone), that attempt did the work.
+    async fn post_unless_done(
+        &self,
+        path: &str,
+        body: Value,
+        done_code: &str,
+    ) -> Result<(), Error> {
+        let outcome = self.send(Method::POST, path, &[], Some(body)).await;
+        match outcome.result {
+            Err(error)
+                if outcome.after_ambiguous_attempt && error.error_code() == Some(done_code) =>
+            {
+                Ok(())
+            }
+            result => result.map(drop),
+        }
     }
 
     /// Sends a request, retrying throttled answers and lost connections within the budget.
@@ -368,8 +461,9 @@ impl Client {
         let url = format!("{}{path}{}", self.inner.host, query_string(query));
         let body = body.map(|json| (json.to_string().into_bytes(), redact(&json).to_string()));
         let started = Instant::now();
+        let budget = self.inner.retry_timeout;
         let mut after_ambiguous_attempt = false;
-        let mut connection_retries = 0;
+        let mut counts = RetryCounts::default();
         let mut attempt = 1;
         loop {
             let failure = match self.attempt(&method, &url, body.as_ref()).await {
@@ -381,27 +475,26 @@ impl Client {
                 }
                 Err(failure) => failure,
             };
-            let RetryPlan {
-                error,
-                delay,
-                maybe_processed,
-            } = failure.plan(&self.inner.timing, attempt, &mut connection_retries);
-            let Some(delay) =
-                delay.filter(|delay| started.elapsed() + *delay <= self.inner.retry_timeout)
+            let plan = failure.plan(&self.inner.timing, attempt, &mut counts);
+            let elapsed = started.elapsed();
+            let Some(delay) = plan
+                .delay
+                .filter(|delay| fits_budget(elapsed, *delay, budget))
             else {
+                let error = plan.into_error(budget.saturating_sub(elapsed), budget);
                 return Outcome {
-                    result: Err(error),
+                    result: Err(self.masked(error)),
                     after_ambiguous_attempt,
                 };
             };
-            after_ambiguous_attempt |= maybe_processed;
+            after_ambiguous_attempt |= plan.maybe_processed;
             attempt += 1;
             self.emit(|| Event::Retry {
                 method: method.to_string(),
                 path: path.to_owned(),
                 delay,
                 attempt,
-                reason: retry_reason(&error),
+                reason: self.inner.mask.text(&retry_reason(&plan.error)),
             });
             tokio::time::sleep(delay).await;
         }
@@ -414,27 +507,28 @@ impl Client {
         url: &str,
         body: Option<&(Vec<u8>, String)>,
     ) -> Result<Answer, Failure> {
+        let number = self.inner.next_request.fetch_add(1, Ordering::Relaxed);
         let mut request = self
             .inner
             .http
             .request(method.clone(), url)
             .header(AUTHORIZATION, self.inner.authorization.clone());
-        self.debug(|| format!("> {method} {url}"));
-        self.debug(|| format!("> Authorization: {} ***", self.auth_scheme()));
+        self.debug(|| format!("> #{number} {method} {url}"));
+        self.debug(|| format!("> #{number} Authorization: {} ***", self.auth_scheme()));
         if let Some((bytes, redacted)) = body {
             request = request
                 .header(CONTENT_TYPE, "application/json")
                 .body(bytes.clone());
-            self.debug(|| format!("> {redacted}"));
+            self.debug(|| format!("> #{number} {redacted}"));
         }
         let started = Instant::now();
         let (status, headers, bytes) = match Self::exchange(request).await {
             Ok(answer) => answer,
             Err(error) => {
-                let failure = self.transport_failure(&error, url);
+                let failure = self.transport_failure(&error, method, url);
                 self.debug(|| {
                     format!(
-                        "< failed after {} ms: {}",
+                        "< #{number} failed after {} ms: {}",
                         started.elapsed().as_millis(),
                         root_cause(&error)
                     )
@@ -442,9 +536,19 @@ impl Client {
                 return Err(failure);
             }
         };
-        self.debug(|| format!("< {status} ({} ms)", started.elapsed().as_millis()));
-        self.debug(|| format!("< {}", body_for_log(&bytes)));
-        classify_answer(status, &headers, &bytes)
+        self.debug(|| {
+            format!(
+                "< #{number} {status} ({} ms)",
+                started.elapsed().as_millis()
+            )
+        });
+        self.debug(|| {
+            format!(
+                "< #{number} {}",
+                body_for_log(&self.inner.mask.bytes(&bytes))
+            )
+        });
+        classify_answer(status, &headers, &bytes, &self.inner.mask)
     }
 
     async fn exchange(
@@ -457,7 +561,7 @@ impl Client {
         Ok((status, headers, bytes.to_vec()))
     }
 
-    fn transport_failure(&self, error: &reqwest::Error, url: &str) -> Failure {
+    fn transport_failure(&self, error: &reqwest::Error, method: &Method, url: &str) -> Failure {
         let host = self.inner.host.clone();
         if error.is_timeout() && error.is_connect() {
             let detail = format!(
@@ -467,19 +571,25 @@ impl Client {
             return Failure::Final(Error::Connect { host, detail });
         }
         if error.is_timeout() {
-            return Failure::Final(Error::Timeout {
+            let timeout = Error::Timeout {
                 url: url.to_owned(),
-            });
-        }
-        if is_tls_failure(error) {
-            let detail = format!(
-                "TLS failed: {} (for a test server with a self-signed certificate, \
-                 `insecure = true` in the profile skips verification)",
-                root_cause(error)
-            );
-            return Failure::Final(Error::Connect { host, detail });
+            };
+            return if method == Method::GET {
+                Failure::Final(timeout)
+            } else {
+                Failure::TimedOutChange(timeout)
+            };
         }
         let detail = root_cause(error);
+        if let Some(tls) = tls_failure(error) {
+            return Failure::Final(match tls {
+                rustls::Error::InvalidMessage(_) => Error::NotTls { host, detail },
+                _ => Error::Tls { host, detail },
+            });
+        }
+        if is_not_http(error) {
+            return Failure::Final(Error::NotHttp { host, detail });
+        }
         // Once connected, the request may have been sent and carried out.
         let (failure, maybe_processed) = if error.is_connect() {
             (Error::Connect { host, detail }, false)
@@ -502,8 +612,12 @@ impl Client {
 
     fn debug(&self, line: impl FnOnce() -> String) {
         if self.inner.debug {
-            self.emit(|| Event::Debug(line()));
+            self.emit(|| Event::Debug(self.inner.mask.text(&line())));
         }
+    }
+
+    fn masked(&self, error: Error) -> Error {
+        error.masked(&|text| self.inner.mask.text(text))
     }
 
     fn emit(&self, event: impl FnOnce() -> Event) {
@@ -541,14 +655,41 @@ fn build_http_client(options: &ClientOptions, host: &str) -> Result<reqwest::Cli
         builder = builder.tls_certs_only([]);
     } else if options.insecure {
         builder = builder.tls_danger_accept_invalid_certs(true);
+    } else {
+        builder = builder.tls_certs_merge(extra_ca_certificates(&options.extra_ca_certificates)?);
     }
-    builder.build().map_err(|error| {
-        Error::InvalidRequest(format!(
-            "cannot set up the HTTP client for {host}: {}; check that the system's CA certificates \
-             are installed, or set `insecure = true` in your profile for a test server",
-            root_cause(&error)
-        ))
+    builder.build().map_err(|error| Error::TlsSetup {
+        host: host.to_owned(),
+        detail: root_cause(&error),
     })
+}
+
+/// The certificates of each PEM file or directory of PEM files in `paths`; each must hold one.
+fn extra_ca_certificates(paths: &[PathBuf]) -> Result<Vec<reqwest::Certificate>, Error> {
+    let mut certificates = Vec::new();
+    for path in paths {
+        let unreadable = |detail: String| Error::CaCertificates {
+            path: path.clone(),
+            detail,
+        };
+        let loaded = if path.is_dir() {
+            rustls_native_certs::load_certs_from_paths(None, Some(path))
+        } else {
+            rustls_native_certs::load_certs_from_paths(Some(path), None)
+        };
+        if loaded.certs.is_empty() {
+            return Err(unreadable(loaded.errors.first().map_or_else(
+                || "no PEM certificate (-----BEGIN CERTIFICATE-----) in it".to_owned(),
+                |error| root_cause(error),
+            )));
+        }
+        for der in &loaded.certs {
+            let certificate = reqwest::Certificate::from_der(der)
+                .map_err(|error| unreadable(root_cause(&error)))?;
+            certificates.push(certificate);
+        }
+    }
+    Ok(certificates)
 }
 
 /// TLS is needed for an https host, or to reach an https proxy.
@@ -577,6 +718,22 @@ fn authorization_header(auth: &Auth) -> Result<HeaderValue, Error> {
     })?;
     header.set_sensitive(true);
     Ok(header)
+}
+
+/// What to mask in answers: the token, or the password and the encoded `user:password`.
+fn credential_mask(auth: &Auth, authorization: &HeaderValue) -> CredentialMask {
+    let scheme_and_credentials = authorization.as_bytes();
+    let encoded = scheme_and_credentials
+        .iter()
+        .position(|&byte| byte == b' ')
+        .map_or(scheme_and_credentials, |space| {
+            &scheme_and_credentials[space + 1..]
+        });
+    let secret = match auth {
+        Auth::Bearer(token) => token.expose(),
+        Auth::Basic { password, .. } => password.expose(),
+    };
+    CredentialMask::new([secret.as_bytes(), encoded])
 }
 
 fn query_string(query: &[(&str, &str)]) -> String {
@@ -610,10 +767,13 @@ fn create_scope_body(request: &CreateScope) -> Value {
     body
 }
 
+/// Reads an answer; error bodies are read with the credentials masked, so that no excerpt
+/// (which may end inside an echoed token) shows any part of them.
 fn classify_answer(
     status: StatusCode,
     headers: &HeaderMap,
     body: &[u8],
+    mask: &CredentialMask,
 ) -> Result<Answer, Failure> {
     let code = status.as_u16();
     if status.is_redirection() {
@@ -627,9 +787,14 @@ fn classify_answer(
         }));
     }
     if status.is_success() {
-        return success_body(code, body).map_err(Failure::Final);
+        return success_body(code, body).map_err(|_| {
+            Failure::Final(Error::UnexpectedBody {
+                status: code,
+                excerpt: excerpt(&mask.bytes(body)),
+            })
+        });
     }
-    let error = error_from_body(code, body);
+    let error = error_from_body(code, &mask.bytes(body));
     if is_throttled(&error) {
         let retry_after = headers
             .get(RETRY_AFTER)
@@ -641,32 +806,38 @@ fn classify_answer(
     }
 }
 
-/// A 2xx body: `{}` when empty, else it must be JSON.
-fn success_body(status: u16, body: &[u8]) -> Result<Answer, Error> {
+/// A 2xx body: nothing, or JSON.
+pub(crate) fn success_body(status: u16, body: &[u8]) -> Result<Answer, Error> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Answer {
-            status,
-            body: Value::Object(Map::new()),
-        });
+        return Ok(Answer { status, body: None });
     }
     serde_json::from_slice(body)
-        .map(|json| Answer { status, body: json })
+        .map(|json| Answer {
+            status,
+            body: Some(json),
+        })
         .map_err(|_| Error::UnexpectedBody {
             status,
             excerpt: excerpt(body),
         })
 }
 
-fn typed_reply<T: DeserializeOwned>(answer: Answer) -> Result<Reply<T>, Error> {
-    match T::deserialize(&answer.body) {
-        Ok(data) => Ok(Reply {
-            data,
-            raw: answer.body,
-        }),
-        Err(problem) => Err(Error::UnexpectedBody {
-            status: answer.status,
-            excerpt: excerpt(format!("{problem} in {}", redact(&answer.body)).as_bytes()),
-        }),
+/// A read answer: a JSON object of the expected shape (a list's absent key means empty).
+/// An empty body or any other JSON value (`[]`, `null`, a string) is no answer at all: taking
+/// it for "nothing there" would, say, let `export` write an empty backup behind a broken proxy.
+pub(crate) fn object_reply<T: DeserializeOwned>(answer: Answer) -> Result<Reply<T>, Error> {
+    let unexpected = |text: String| Error::UnexpectedBody {
+        status: answer.status,
+        excerpt: excerpt(text.as_bytes()),
+    };
+    let body = match answer.body {
+        Some(body @ Value::Object(_)) => body,
+        Some(other) => return Err(unexpected(redact(&other).to_string())),
+        None => return Err(unexpected(String::new())),
+    };
+    match T::deserialize(&body) {
+        Ok(data) => Ok(Reply { data, raw: body }),
+        Err(problem) => Err(unexpected(format!("{problem} in {}", redact(&body)))),
     }
 }
 
@@ -682,10 +853,18 @@ fn retry_reason(error: &Error) -> String {
 }
 
 /// A TLS handshake or certificate problem: retrying cannot help.
-fn is_tls_failure(error: &(dyn std::error::Error + 'static)) -> bool {
+fn tls_failure<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    causes(error)
+        .into_iter()
+        .find_map(|cause| cause.downcast_ref::<rustls::Error>())
+}
+
+/// An answer that is not HTTP at all: another protocol's greeting (SSH, SMTP), or garbage.
+fn is_not_http(error: &(dyn std::error::Error + 'static)) -> bool {
     causes(error)
         .iter()
-        .any(|cause| cause.is::<rustls::Error>())
+        .filter_map(|cause| cause.downcast_ref::<hyper::Error>())
+        .any(hyper::Error::is_parse)
 }
 
 /// The errors behind `error`, outermost first, also looking inside `io::Error` wrappers

@@ -1,5 +1,8 @@
 //! The one error type of the api layer, and the reading of error answers.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use serde_json::Value;
 
 use super::debug::redact;
@@ -45,6 +48,37 @@ pub enum Error {
          try again, and check your network or proxy if it keeps happening"
     )]
     ConnectionLost { host: String, detail: String },
+    /// The TLS handshake failed, e.g. a certificate no trusted authority signed.
+    #[error("TLS with {host} failed: {detail}")]
+    Tls { host: String, detail: String },
+    /// The client's TLS set-up failed, e.g. no trusted certificate authority could be loaded.
+    #[error("cannot set up TLS for {host}: {detail}")]
+    TlsSetup { host: String, detail: String },
+    /// Extra CA certificates that could not be read.
+    #[error("cannot read CA certificates from {}: {detail}", path.display())]
+    CaCertificates { path: PathBuf, detail: String },
+    /// An https host whose server does not speak TLS (a plain-HTTP server, another protocol).
+    #[error("the server at {host} does not speak TLS: {detail}")]
+    NotTls { host: String, detail: String },
+    /// Something answered, but not in HTTP (another protocol's greeting, a TLS server, garbage).
+    #[error(
+        "the server at {host} is not an HTTP server: its answer could not be read as HTTP ({detail})"
+    )]
+    NotHttp { host: String, detail: String },
+    /// A throttled answer asked for a longer wait (`Retry-After`) than the retry budget had left.
+    #[error(
+        "rate limited ({cause}): the server asked to wait {} before retrying, longer than the {} \
+         left of the {} retry budget",
+        seconds(*retry_after),
+        seconds(*remaining),
+        seconds(*budget)
+    )]
+    RateLimited {
+        cause: Box<Error>,
+        retry_after: Duration,
+        remaining: Duration,
+        budget: Duration,
+    },
     #[error("{0}")]
     InvalidRequest(String),
 }
@@ -53,6 +87,7 @@ impl Error {
     pub fn error_code(&self) -> Option<&str> {
         match self {
             Error::Api { error_code, .. } => Some(error_code),
+            Error::RateLimited { cause, .. } => cause.error_code(),
             _ => None,
         }
     }
@@ -62,9 +97,56 @@ impl Error {
             Error::Api { status, .. }
             | Error::UnexpectedBody { status, .. }
             | Error::Redirect { status, .. } => Some(*status),
+            Error::RateLimited { cause, .. } => cause.status(),
             _ => None,
         }
     }
+
+    /// The same error with `mask` applied to every text an answer supplied (the others come
+    /// from this client or its libraries, which never quote an answer).
+    pub(crate) fn masked(self, mask: &dyn Fn(&str) -> String) -> Error {
+        match self {
+            Error::Api {
+                status,
+                error_code,
+                message,
+            } => Error::Api {
+                status,
+                error_code: mask(&error_code),
+                message: mask(&message),
+            },
+            Error::UnexpectedBody { status, excerpt } => Error::UnexpectedBody {
+                status,
+                excerpt: mask(&excerpt),
+            },
+            Error::Redirect { status, location } => Error::Redirect {
+                status,
+                location: location.as_deref().map(mask),
+            },
+            Error::RateLimited {
+                cause,
+                retry_after,
+                remaining,
+                budget,
+            } => Error::RateLimited {
+                cause: Box::new(cause.masked(mask)),
+                retry_after,
+                remaining,
+                budget,
+            },
+            other => other,
+        }
+    }
+}
+
+/// A duration for a message: whole seconds as `30 s`, else cut (not rounded, so that what is
+/// left never looks like enough) to a tenth: `1.9 s` for 1.96 s.
+pub(crate) fn seconds(duration: Duration) -> String {
+    if duration.subsec_nanos() == 0 {
+        return format!("{} s", duration.as_secs());
+    }
+    let tenths = duration.subsec_millis() / 100;
+    format!("{}.{tenths} s", duration.as_secs())
 }
 
 /// Turns a non-2xx answer into an error, whatever its body holds.
@@ -291,6 +373,15 @@ mod tests {
             !garbage.contains('\n') && garbage.contains('x'),
             "{garbage:?}"
         );
+    }
+
+    #[test]
+    fn durations_are_whole_seconds_or_cut_to_a_tenth() {
+        assert_eq!(seconds(Duration::from_secs(30)), "30 s");
+        assert_eq!(seconds(Duration::from_millis(1960)), "1.9 s");
+        assert_eq!(seconds(Duration::from_millis(300)), "0.3 s");
+        assert_eq!(seconds(Duration::from_millis(2040)), "2.0 s");
+        assert_eq!(seconds(Duration::MAX), "18446744073709551615.9 s");
     }
 
     #[test]

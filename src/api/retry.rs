@@ -68,6 +68,7 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn retry_after_reads_seconds_and_http_dates() {
@@ -115,6 +116,49 @@ mod tests {
         let delays = RetryTiming::default().connection_delays;
         assert_eq!(delays.len(), 3);
         assert!(delays.iter().sum::<Duration>() < Duration::from_secs(5));
+    }
+
+    /// Values a server might send: numbers of any size and sign, HTTP dates of any year in
+    /// the three formats, and anything else.
+    fn retry_after_value() -> impl Strategy<Value = String> {
+        let any_date = (0u64..=253_402_300_799).prop_map(|seconds| {
+            httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(seconds))
+        });
+        prop_oneof![
+            "[ \t]{0,2}[+-]?[0-9]{1,30}[ \t]{0,2}",
+            any_date,
+            "(Sun|Mon|Xyz), [0-9]{1,3} (Jan|Feb|Foo) [0-9]{1,6} [0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2} GMT",
+            "(Sunday|Monday), [0-9]{2}-(Jan|Oct)-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT",
+            "(Sun|Mon) (Jan|Nov) [ 0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4}",
+            ".{0,40}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(crate::fuzzing::fuzz_config())]
+
+        #[test]
+        fn fuzz_retry_after(
+            value in retry_after_value(),
+            now_seconds in 0u64..=253_402_300_799,
+            elapsed_ms in any::<u64>(),
+            budget_ms in any::<u64>(),
+        ) {
+            let now = SystemTime::UNIX_EPOCH + Duration::from_secs(now_seconds);
+            let parsed = parse_retry_after(&value, now);
+            if let Ok(seconds) = value.trim().parse::<u64>() {
+                prop_assert_eq!(parsed, Some(Duration::from_secs(seconds)));
+            }
+            if let Some(wait) = parsed {
+                // The client's checks of a wait against its budget never overflow.
+                let (elapsed, budget) =
+                    (Duration::from_millis(elapsed_ms), Duration::from_millis(budget_ms));
+                let fits = crate::api::client::fits_budget(elapsed, wait, budget);
+                prop_assert!(!fits || wait <= budget);
+                let shown = crate::api::error::seconds(wait);
+                prop_assert!(shown.ends_with(" s"));
+            }
+        }
     }
 
     #[test]

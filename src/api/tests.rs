@@ -3,6 +3,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -523,7 +525,7 @@ async fn a_closed_port_fails_after_three_quick_retries() {
 }
 
 #[tokio::test]
-async fn a_tls_failure_is_reported_at_once_without_retries() {
+async fn an_https_host_that_does_not_speak_tls_is_reported_at_once_without_retries() {
     // A plain-HTTP server that answers at once: the TLS handshake gets HTTP text back.
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("https://{}", listener.local_addr().unwrap());
@@ -538,11 +540,37 @@ async fn a_tls_failure_is_reported_at_once_without_retries() {
 
     let message = error.to_string();
     assert!(
-        message.starts_with(&format!("cannot connect to {url}: TLS failed: ")),
+        message.starts_with(&format!(
+            "the server at {url} does not speak TLS: received corrupt"
+        )),
         "{message}"
     );
-    assert!(message.contains("insecure = true"), "{message}");
     assert!(retry_lines(&events).is_empty());
+}
+
+#[tokio::test]
+async fn a_server_that_does_not_speak_http_is_named_as_such_and_not_retried() {
+    let server = TestServer::start(vec![
+        Canned::Respond("SSH-2.0-OpenSSH_9.6\r\n".into()),
+        Canned::Respond("\u{0}\u{1}garbage\r\n\r\n".into()),
+    ])
+    .await;
+    let (options, events) = observed(&server.url);
+    let api = client(options);
+    for _ in 0..2 {
+        let error = api.list_scopes().await.unwrap_err();
+        assert!(matches!(error, Error::NotHttp { .. }), "{error:?}");
+        let message = error.to_string();
+        assert!(
+            message.starts_with(&format!(
+                "the server at {} is not an HTTP server: ",
+                server.url
+            )),
+            "{message}"
+        );
+    }
+    assert!(retry_lines(&events).is_empty());
+    assert_eq!(server.requests().len(), 2);
 }
 
 #[tokio::test]
@@ -563,8 +591,43 @@ async fn a_retry_that_would_exceed_the_budget_is_not_made() {
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(error.to_string(), "REQUEST_LIMIT_EXCEEDED: later");
+    assert_eq!(error.error_code(), Some("REQUEST_LIMIT_EXCEEDED"));
+    assert_eq!(error.status(), Some(429));
+    let message = error.to_string();
+    assert!(
+        message.starts_with(
+            "rate limited (REQUEST_LIMIT_EXCEEDED: later): the server asked to wait 1 s before \
+             retrying, longer than the "
+        ),
+        "{message}"
+    );
+    assert!(
+        message.ends_with(" left of the 0.3 s retry budget"),
+        "{message}"
+    );
     assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn an_enormous_retry_after_is_reported_not_overflowed() {
+    let limited = r#"{"error_code":"REQUEST_LIMIT_EXCEEDED","message":"later"}"#;
+    let server = TestServer::start(vec![respond(
+        429,
+        &[("Retry-After", "18446744073709551615")],
+        limited,
+    )])
+    .await;
+    let error = client(options(&server.url))
+        .list_scopes()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::RateLimited { .. }), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .contains("wait 18446744073709551615 s before retrying"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -594,6 +657,153 @@ async fn create_scope_after_an_ambiguous_attempt_accepts_already_exists() {
     api.create_scope(&scope_request("s")).await.unwrap();
     api.create_scope(&scope_request("s")).await.unwrap();
     assert_eq!(server.requests().len(), 4);
+}
+
+#[tokio::test]
+async fn deletes_after_an_ambiguous_attempt_accept_does_not_exist() {
+    let gone = || json_error(404, "RESOURCE_DOES_NOT_EXIST", "Gone!");
+    let server = TestServer::start(vec![
+        Canned::Drop,
+        gone(),
+        respond(503, &[], ""),
+        gone(),
+        Canned::Drop,
+        gone(),
+        gone(),
+    ])
+    .await;
+    let api = client(options(&server.url));
+    api.delete_secret("s", "k").await.unwrap();
+    api.delete_scope("s").await.unwrap();
+    api.delete_acl("s", "users").await.unwrap();
+    let error = api.delete_secret("s", "k").await.unwrap_err();
+    assert_eq!(error.to_string(), "RESOURCE_DOES_NOT_EXIST: Gone!");
+    let paths: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|request| request.head.lines().next().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        paths[1].starts_with("POST /api/2.0/secrets/delete "),
+        "{paths:?}"
+    );
+    assert!(
+        paths[3].starts_with("POST /api/2.0/secrets/scopes/delete "),
+        "{paths:?}"
+    );
+    assert!(
+        paths[5].starts_with("POST /api/2.0/secrets/acls/delete "),
+        "{paths:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_timed_out_change_is_retried_once_and_a_timed_out_read_is_not() {
+    let gone = json_error(404, "RESOURCE_DOES_NOT_EXIST", "Gone!");
+    let server = TestServer::start(vec![
+        Canned::Hang,
+        gone,
+        Canned::Hang,
+        Canned::Hang,
+        Canned::Hang,
+    ])
+    .await;
+    let (mut options, events) = observed(&server.url);
+    options.request_timeout = Duration::from_millis(300);
+    let api = client(options);
+    api.delete_secret("s", "k").await.unwrap();
+    assert_eq!(retry_lines(&events).len(), 1);
+
+    let error = api.put_acl("s", "u", Permission::Read).await.unwrap_err();
+    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+    assert_eq!(retry_lines(&events).len(), 2, "one retry per change");
+
+    let error = api.list_scopes().await.unwrap_err();
+    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+    assert_eq!(retry_lines(&events).len(), 2, "no retry of a read");
+    assert_eq!(server.requests().len(), 5);
+}
+
+#[tokio::test]
+async fn list_answers_must_be_json_objects() {
+    let bodies = ["", " \n", "[]", "null", "\"scopes\"", "[{\"name\":\"a\"}]"];
+    let script = bodies.iter().map(|body| ok(body)).collect();
+    let server = TestServer::start(script).await;
+    let api = client(options(&server.url));
+    for body in bodies {
+        let error = match api.list_scopes().await {
+            Ok(reply) => panic!("{body:?} was taken for {:?}", reply.data),
+            Err(error) => error,
+        };
+        assert_eq!(error.status(), Some(200), "{body:?}");
+        let Error::UnexpectedBody { excerpt, .. } = &error else {
+            panic!("{body:?}: {error:?}");
+        };
+        assert_eq!(excerpt, &body.trim().replace(' ', ""), "{body:?}");
+    }
+}
+
+#[tokio::test]
+async fn every_list_and_get_refuses_an_empty_answer_and_an_absent_list_is_empty() {
+    let script = (0..5)
+        .map(|_| ok(""))
+        .chain((0..3).map(|_| ok("{}")))
+        .collect();
+    let server = TestServer::start(script).await;
+    let api = client(options(&server.url));
+    assert!(api.list_scopes().await.is_err());
+    assert!(api.list_secrets("s").await.is_err());
+    assert!(api.list_acls("s").await.is_err());
+    assert!(api.get_acl("s", "u").await.is_err());
+    assert!(api.get_secret("s", "k").await.is_err());
+    assert!(api.list_scopes().await.unwrap().data.scopes.is_empty());
+    assert!(api.list_secrets("s").await.unwrap().data.secrets.is_empty());
+    assert!(api.list_acls("s").await.unwrap().data.items.is_empty());
+}
+
+#[tokio::test]
+async fn a_token_echoed_by_the_server_is_masked_in_errors_and_debug_lines() {
+    let echo = format!("<html>Bad token {TOKEN} for {TOKEN}</html>");
+    let long_echo = format!("{} {TOKEN}", "x".repeat(190));
+    let server = TestServer::start(vec![
+        respond(400, &[], &echo),
+        json_error(401, "UNAUTHENTICATED", &format!("token {TOKEN} expired")),
+        ok(&long_echo),
+        respond(
+            302,
+            &[("Location", &format!("https://login/?t={TOKEN}"))],
+            "",
+        ),
+    ])
+    .await;
+    let (mut options, events) = observed(&server.url);
+    options.debug = true;
+    let api = client(options);
+    let mut shown = Vec::new();
+    for _ in 0..4 {
+        shown.push(api.list_scopes().await.unwrap_err().to_string());
+    }
+    shown.extend(events.lock().unwrap().iter().map(ToString::to_string));
+    let shown = shown.join("\n");
+    assert!(shown.contains("Bad token *** for ***"), "{shown}");
+    assert!(shown.contains("token *** expired"), "{shown}");
+    assert!(shown.contains("?t=***"), "{shown}");
+    // Not even the start of the token where an excerpt is cut.
+    assert!(!shown.contains(&TOKEN[..8]), "{shown}");
+}
+
+#[tokio::test]
+async fn basic_credentials_echoed_by_the_server_are_masked() {
+    let encoded = BASE64.encode("me:pass-word-99");
+    let server =
+        TestServer::start(vec![respond(400, &[], &format!("pass-word-99 {encoded}"))]).await;
+    let mut options = options(&server.url);
+    options.auth = Auth::Basic {
+        username: "me".into(),
+        password: Secret::new("pass-word-99"),
+    };
+    let message = client(options).list_scopes().await.unwrap_err().to_string();
+    assert!(message.contains("\"*** ***\""), "{message}");
 }
 
 #[tokio::test]
@@ -641,16 +851,20 @@ async fn debug_lines_show_requests_and_answers_without_secrets() {
         .collect();
     let log = lines.join("\n");
     assert!(
-        log.contains(&format!("> POST {}/api/2.0/secrets/put", server.url)),
+        log.contains(&format!("> #1 POST {}/api/2.0/secrets/put", server.url)),
         "{log}"
     );
-    assert!(log.contains("> Authorization: Bearer ***"), "{log}");
+    assert!(log.contains("> #1 Authorization: Bearer ***"), "{log}");
     assert!(
-        log.contains(r#"> {"scope":"s","key":"k","string_value":"***"}"#),
+        log.contains(r#"> #1 {"scope":"s","key":"k","string_value":"***"}"#),
         "{log}"
     );
-    assert!(log.contains("< 200 OK ("), "{log}");
-    assert!(log.contains(r#"< {"key":"k","value":"***"}"#), "{log}");
+    assert!(log.contains("< #1 200 OK ("), "{log}");
+    assert!(
+        log.contains(&format!("> #2 GET {}/api/2.0/secrets/get", server.url)),
+        "{log}"
+    );
+    assert!(log.contains(r#"< #2 {"key":"k","value":"***"}"#), "{log}");
     assert!(lines.iter().any(|line| line.ends_with(" ms)")), "{log}");
     for secret in [TOKEN, "hunter2", "aHVudGVyMg=="] {
         assert!(!log.contains(secret), "{secret} leaked into: {log}");
@@ -699,4 +913,96 @@ fn an_insecure_https_client_needs_no_trust_store() {
     let mut options = options("https://example.invalid");
     options.insecure = true;
     assert!(Client::new(options).is_ok());
+}
+
+mod fuzz {
+    use proptest::prelude::*;
+    use serde::de::DeserializeOwned;
+    use serde_json::Value;
+
+    use super::super::client::{EncodedSecret, object_reply, success_body};
+    use super::*;
+
+    /// The field names of the answers, so that generated JSON often has the expected shape.
+    const FIELDS: [&str; 12] = [
+        "scopes",
+        "name",
+        "backend_type",
+        "keyvault_metadata",
+        "resource_id",
+        "dns_name",
+        "secrets",
+        "key",
+        "last_updated_timestamp",
+        "items",
+        "principal",
+        "permission",
+    ];
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            ".{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            let key = prop_oneof![
+                4 => proptest::sample::select(&FIELDS[..]).prop_map(str::to_owned),
+                1 => ".{0,8}",
+            ];
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::vec((key, inner), 0..6)
+                    .prop_map(|fields| Value::Object(fields.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Raw bytes, JSON of any shape, and JSON with its text cut or padded.
+    fn answer_body() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..300),
+            json_value().prop_map(|json| json.to_string().into_bytes()),
+            (json_value(), any::<prop::sample::Index>()).prop_map(|(json, cut)| {
+                let text = json.to_string().into_bytes();
+                text[..cut.index(text.len() + 1)].to_vec()
+            }),
+            json_value().prop_map(|json| format!(" \n{json:#}\t").into_bytes()),
+        ]
+    }
+
+    /// What a read call makes of a 200 answer: a typed reply only from a JSON object, else an
+    /// unexpected-answer error with the status and a short one-line excerpt.
+    fn check_read<T: DeserializeOwned>(body: &[u8]) -> Result<(), TestCaseError> {
+        let read = success_body(200, body).and_then(object_reply::<T>);
+        let is_object = serde_json::from_slice::<Value>(body).is_ok_and(|json| json.is_object());
+        match read {
+            Ok(reply) => {
+                prop_assert!(is_object);
+                prop_assert!(reply.raw.is_object());
+            }
+            Err(Error::UnexpectedBody { status, excerpt }) => {
+                prop_assert_eq!(status, 200);
+                prop_assert!(excerpt.chars().count() <= 200);
+                prop_assert!(!excerpt.contains('\n'));
+            }
+            Err(other) => prop_assert!(false, "unexpected error {other:?}"),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(crate::fuzzing::fuzz_config())]
+
+        #[test]
+        fn fuzz_answer_body(body in answer_body()) {
+            check_read::<ListScopes>(&body)?;
+            check_read::<ListSecrets>(&body)?;
+            check_read::<ListAcls>(&body)?;
+            check_read::<AclItem>(&body)?;
+            check_read::<EncodedSecret>(&body)?;
+        }
+    }
 }

@@ -1,11 +1,14 @@
 //! The command tree: a group is an enum, a leaf command a clap struct with `run`.
 
+mod argv;
 mod completion;
 pub mod configure;
 mod secrets;
+mod version;
 
 use std::fmt;
 use std::io::{self, IsTerminal};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -13,10 +16,18 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::api::{self, Auth, Client, ClientOptions};
 use crate::config::{self, Credentials, Resolved, Source};
+use crate::output::Format;
+
+pub use argv::parse;
 
 /// Manage Databricks authentication profiles and secrets.
 #[derive(Parser, Debug)]
-#[command(name = "databricks", version, disable_version_flag = true)]
+#[command(
+    name = "databricks",
+    display_name = version::PRODUCT,
+    version = version::TAGGED_VERSION,
+    disable_version_flag = true
+)]
 pub struct Cli {
     /// Print the version and exit
     #[arg(short = 'v', long = "version", action = ArgAction::Version)]
@@ -39,6 +50,17 @@ pub struct GlobalOptions {
     /// Log every request and response to stderr, with tokens and values masked
     #[arg(long, global = true)]
     pub debug: bool,
+
+    /// Output format: table (or text) or json; commands that change something print nothing
+    #[arg(
+        short = 'o',
+        long = "output",
+        global = true,
+        value_name = "FORMAT",
+        value_enum,
+        ignore_case = true
+    )]
+    pub output: Option<Format>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -50,6 +72,8 @@ enum Command {
     Secrets(secrets::SecretsCommand),
     /// Print a shell completion script
     Completion(completion::Completion),
+    /// Print the version of this CLI (`Databricks CLI vX.Y.Z`, or JSON with -o json)
+    Version(version::Version),
 }
 
 /// A mistake in how the command was called: reported like clap's own usage errors, exit code 2.
@@ -80,6 +104,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 .block_on(command.run(&context))
         }
         Command::Completion(completion) => completion.run(),
+        Command::Version(version) => version.run(cli.global.output.unwrap_or_default()),
     }
 }
 
@@ -93,12 +118,18 @@ impl Context {
         Context { global }
     }
 
+    /// The `--output` format given, if any.
+    pub fn output(&self) -> Option<Format> {
+        self.global.output
+    }
+
     /// Resolves the credentials and builds the one HTTP client of this process.
     pub fn connect(&self) -> anyhow::Result<Connection> {
         let resolved = config::resolve(self.global.profile.as_deref())?;
         warn_if_plain_http(&resolved.host);
         warn_if_insecure(&resolved);
-        let client = Client::new(self.client_options(&resolved))?;
+        let client = Client::new(self.client_options(&resolved))
+            .map_err(|error| explain(&resolved, error))?;
         Ok(Connection { client, resolved })
     }
 
@@ -112,6 +143,10 @@ impl Context {
         };
         let mut options = ClientOptions::new(resolved.host.clone(), auth);
         options.insecure = resolved.insecure;
+        options.extra_ca_certificates = ca_certificates_from_environment()
+            .into_iter()
+            .map(|(_, path)| path)
+            .collect();
         if let Some(seconds) = resolved.http_timeout_seconds {
             options.request_timeout = std::time::Duration::from_secs(seconds);
         }
@@ -169,23 +204,121 @@ pub struct Connection {
 impl Connection {
     /// Turns an API error into the message a user sees, with a hint where one helps.
     pub fn explain(&self, error: api::Error) -> anyhow::Error {
-        let hint = match error.status() {
-            Some(401) => Some(format!(
-                "the workspace did not accept the credentials from {}; {}",
-                self.resolved.source,
-                how_to_replace_credentials(&self.resolved.source)
-            )),
-            Some(403) => Some(format!(
-                "the credentials from {} lack a permission this call needs; ask a scope \
-                 manager or workspace admin for access",
-                self.resolved.source
-            )),
-            _ => api_hint(&error),
+        explain(&self.resolved, error)
+    }
+}
+
+fn explain(resolved: &Resolved, error: api::Error) -> anyhow::Error {
+    let source = &resolved.source;
+    let hint = match (&error, error.status()) {
+        (api::Error::RateLimited { .. }, _) => Some(rate_limit_hint(source)),
+        (_, Some(401)) => Some(format!(
+            "the workspace did not accept the credentials from {source}; {}",
+            how_to_replace_credentials(source)
+        )),
+        (_, Some(403)) => Some(format!(
+            "the credentials from {source} lack a permission this call needs; ask a scope \
+             manager or workspace admin for access"
+        )),
+        _ => api_hint(&error).or_else(|| connection_hint(&error, source)),
+    };
+    match hint {
+        Some(hint) => anyhow::anyhow!("{error}\nHint: {hint}"),
+        None => error.into(),
+    }
+}
+
+/// Variables naming extra CA certificates to trust: OpenSSL's, and the one of Python's
+/// `requests` that users of the legacy CLI already set. `SSL_CERT_DIR` is a path list.
+const CA_VARIABLES: [&str; 3] = ["SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE"];
+
+/// Each CA certificate file or directory named in the environment, with its variable.
+fn ca_certificates_from_environment() -> Vec<(&'static str, PathBuf)> {
+    let mut paths = Vec::new();
+    for name in CA_VARIABLES {
+        let Some(value) = std::env::var_os(name).filter(|value| !value.is_empty()) else {
+            continue;
         };
-        match hint {
-            Some(hint) => anyhow::anyhow!("{error}\nHint: {hint}"),
-            None => error.into(),
+        if name == "SSL_CERT_DIR" {
+            let directories =
+                std::env::split_paths(&value).filter(|path| !path.as_os_str().is_empty());
+            paths.extend(directories.map(|path| (name, path)));
+        } else {
+            paths.push((name, PathBuf::from(value)));
         }
+    }
+    paths
+}
+
+/// Where the host was set, for hints: `DATABRICKS_HOST`, or the profile.
+fn host_setting(source: &Source) -> String {
+    match source {
+        Source::Profile { name, .. } => format!("the host of profile `{name}`"),
+        Source::Environment => "DATABRICKS_HOST".to_owned(),
+    }
+}
+
+/// How to turn off certificate checks where the host is set: the last resort.
+fn insecure_setting(source: &Source) -> String {
+    match source {
+        Source::Profile { name, path } => format!(
+            "`insecure = true` in profile `{name}` ({}) skips verification",
+            path.display()
+        ),
+        Source::Environment => "DATABRICKS_INSECURE=true skips verification".to_owned(),
+    }
+}
+
+/// Hints for failures to reach the server in TLS or HTTP, safest fix first.
+fn connection_hint(error: &api::Error, source: &Source) -> Option<String> {
+    let host = host_setting(source);
+    let trust = "if the server's certificate comes from a private certificate authority (a \
+                 company proxy, a test server), trust that authority: set SSL_CERT_FILE to a \
+                 PEM file of its certificate or SSL_CERT_DIR to a directory of them \
+                 (REQUESTS_CA_BUNDLE is read too)";
+    let hint = match error {
+        api::Error::Tls { .. } => format!(
+            "check that {host} is the workspace URL; {trust}; only for a test server you \
+             trust, {}",
+            insecure_setting(source)
+        ),
+        api::Error::TlsSetup { .. } => format!(
+            "install the system's CA certificates (the ca-certificates package), or set \
+             SSL_CERT_FILE to a PEM file of CA certificates; only for a test server you trust, \
+             {}",
+            insecure_setting(source)
+        ),
+        api::Error::CaCertificates { path, .. } => {
+            let variables: Vec<&str> = ca_certificates_from_environment()
+                .into_iter()
+                .filter(|(_, named)| named == path)
+                .map(|(name, _)| name)
+                .collect();
+            format!(
+                "{} names it: point it at a PEM file of CA certificates, or unset it",
+                variables.join(" and ")
+            )
+        }
+        api::Error::NotTls { .. } => format!(
+            "check the port in {host}; a server that speaks plain HTTP (such as a local test \
+             server) needs an http:// URL"
+        ),
+        api::Error::NotHttp { .. } => format!(
+            "check the host and port in {host}: another kind of server (SSH, a database, a \
+             TLS server reached with http://) answered there"
+        ),
+        _ => return None,
+    };
+    Some(hint)
+}
+
+fn rate_limit_hint(source: &Source) -> String {
+    match source {
+        Source::Profile { name, .. } => format!(
+            "try again later, or let retries wait longer with `retry_timeout_seconds` in \
+             profile `{name}`"
+        ),
+        Source::Environment => "try again later".to_owned(),
     }
 }
 

@@ -77,6 +77,35 @@ fn an_unknown_permission_is_a_usage_error_and_nothing_is_sent() {
 }
 
 #[test]
+fn an_empty_or_blank_principal_is_a_usage_error_and_nothing_is_sent() {
+    let env = env_with_team_scope(Config::default());
+    env.emulator.clear_requests();
+    let commands: [&[&str]; 6] = [
+        &["put-acl", SCOPE, "", "READ"],
+        &[
+            "put-acl",
+            "--scope",
+            SCOPE,
+            "--principal",
+            " ",
+            "--permission",
+            "READ",
+        ],
+        &["get-acl", SCOPE, ""],
+        &["get-acl", "--scope", SCOPE, "--principal", "\t"],
+        &["delete-acl", SCOPE, ""],
+        &["create-scope", "other", "--initial-manage-principal", ""],
+    ];
+    for command in commands {
+        let run = env.run(&[&["secrets"][..], command].concat());
+        let stderr = run.fails_with(2);
+        assert!(stderr.contains("principal"), "{command:?}: {stderr}");
+        assert!(stderr.contains("empty or blank"), "{command:?}: {stderr}");
+    }
+    assert_eq!(env.api_requests(), [], "nothing may be sent");
+}
+
+#[test]
 fn acl_lifecycle_put_overwrite_get_list_delete() {
     let env = env_with_team_scope(Config::default());
     put_acl(&env, "data-team", "READ");

@@ -197,9 +197,20 @@ fn list_delete_and_get_aliases_send_the_same_request() {
     assert_reads_same_as_legacy(
         &["secrets", "get", "--scope", "s", "--key", "k"],
         &[
-            &["secrets", "get-secret", "s", "k"],
             &["secrets", "get", "s", "k"],
+            &["secrets", "get", "--key", "k", "s"],
+            &["secrets", "get-secret", "s", "k", "-o", "text"],
+        ],
+    );
+    // `get-secret` prints JSON by default, as the Go CLI does.
+    assert_reads_same_as_legacy(
+        &[
+            "secrets", "get", "--scope", "s", "--key", "k", "--output", "json",
+        ],
+        &[
+            &["secrets", "get-secret", "s", "k"],
             &["secrets", "get-secret", "--key", "k", "s"],
+            &["secrets", "get-secret", "s", "k", "-o", "JSON"],
         ],
     );
 }

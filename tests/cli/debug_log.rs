@@ -71,22 +71,40 @@ fn debug_run(env: &TestEnv, args: &[&str], stdin: &[u8], prints_values: bool) ->
     run
 }
 
-/// The request line `> METHOD URL`, its masked Authorization line, and an answer line
-/// `< STATUS REASON (N ms)` after them.
+/// The number `N` of a request line `> #N METHOD URL...`, and the rest of the line.
+fn request_number<'a>(line: &'a str, method: &str) -> Option<(&'a str, &'a str)> {
+    let (number, rest) = line.strip_prefix("> #")?.split_once(' ')?;
+    let url = rest.strip_prefix(method)?.strip_prefix(' ')?;
+    number.parse::<u32>().is_ok().then_some((number, url))
+}
+
+/// The request line `> #N METHOD URL`, its masked Authorization line `> #N Authorization: ...`,
+/// and after them the answer to that same request, `< #N STATUS REASON (M ms)`.
 #[track_caller]
 fn assert_logged(env: &TestEnv, run: &Run, method: &str, path: &str) {
-    let request = format!("> {method} {}{path}", env.url());
+    let url = format!("{}{path}", env.url());
     let lines: Vec<&str> = run.stderr.lines().collect();
-    let at = lines
+    let (at, number) = lines
         .iter()
-        .position(|line| line.starts_with(&request))
-        .unwrap_or_else(|| panic!("no `{request}` line in:\n{}", run.stderr));
-    assert_eq!(lines.get(at + 1), Some(&"> Authorization: Bearer ***"));
+        .enumerate()
+        .find_map(|(at, line)| {
+            request_number(line, method)
+                .filter(|(_, rest)| rest.starts_with(&url))
+                .map(|(number, _)| (at, number))
+        })
+        .unwrap_or_else(|| panic!("no `> #N {method} {url}` line in:\n{}", run.stderr));
+    assert_eq!(
+        lines.get(at + 1).copied(),
+        Some(&*format!("> #{number} Authorization: Bearer ***"))
+    );
+    let answer_prefix = format!("< #{number} ");
     let answer = lines[at..]
         .iter()
-        .find(|line| line.starts_with("< ") && line.ends_with(" ms)"))
-        .unwrap_or_else(|| panic!("no answer line after `{request}` in:\n{}", run.stderr));
-    let (status, duration) = answer[2..].split_once(" (").expect("`< STATUS (N ms)`");
+        .find(|line| line.starts_with(&answer_prefix) && line.ends_with(" ms)"))
+        .unwrap_or_else(|| panic!("no `{answer_prefix}` answer line in:\n{}", run.stderr));
+    let (status, duration) = answer[answer_prefix.len()..]
+        .split_once(" (")
+        .expect("`< #N STATUS (M ms)`");
     assert!(status.starts_with("200 OK"), "{answer}");
     let milliseconds = duration.trim_end_matches(" ms)");
     assert!(milliseconds.parse::<u64>().is_ok(), "{answer}");
@@ -246,7 +264,7 @@ fn every_secrets_command_logs_its_requests_and_masks_every_secret() {
     for key in ["string", "bytes", "file", "piped-binary", "ENV_KEY"] {
         let run = debug_run(&env, &["secrets", "get", SCOPE, key], b"", true);
         assert_logged(&env, &run, "GET", "/api/2.0/secrets/get");
-        let answer = format!("< {{\"key\":\"{key}\",\"value\":\"***\"}}\n");
+        let answer = format!("< #1 {{\"key\":\"{key}\",\"value\":\"***\"}}\n");
         assert!(run.stderr.contains(&answer), "{}", run.stderr);
         assert_eq!(run.stdout, env.emulator.secret_bytes(SCOPE, key).unwrap());
     }
@@ -282,13 +300,22 @@ fn failed_and_retried_requests_mask_secrets_too() {
         false,
     );
     assert!(
-        run.stderr.contains("< 429 Too Many Requests ("),
+        run.stderr.contains("< #1 429 Too Many Requests ("),
         "{}",
         run.stderr
     );
-    assert_eq!(run.stderr.matches("> POST ").count(), 2, "{}", run.stderr);
-    let body = format!("> {{\"scope\":\"{SCOPE}\",\"key\":\"k\",\"string_value\":\"***\"}}\n");
-    assert_eq!(run.stderr.matches(&body).count(), 2, "{}", run.stderr);
+    assert!(run.stderr.contains("< #2 200 OK ("), "{}", run.stderr);
+    let body = |number| {
+        format!("> #{number} {{\"scope\":\"{SCOPE}\",\"key\":\"k\",\"string_value\":\"***\"}}\n")
+    };
+    for number in [1, 2] {
+        assert_eq!(
+            run.stderr.matches(&body(number)).count(),
+            1,
+            "{}",
+            run.stderr
+        );
+    }
 
     let run = env.run(&[
         "--debug",
@@ -300,7 +327,7 @@ fn failed_and_retried_requests_mask_secrets_too() {
         STRING_VALUE,
     ]);
     let stderr = run.fails_with(1);
-    assert!(stderr.contains("< 404 Not Found ("), "{stderr}");
+    assert!(stderr.contains("< #1 404 Not Found ("), "{stderr}");
     assert!(stderr.contains("RESOURCE_DOES_NOT_EXIST"), "{stderr}");
     assert_nothing_secret("a failed put", stderr.as_bytes());
 }
@@ -314,7 +341,7 @@ fn basic_credentials_are_masked() {
     ));
     let run = debug_run(&env, &["secrets", "list-scopes"], b"", false);
     assert!(
-        run.stderr.contains("> Authorization: Basic ***\n"),
+        run.stderr.contains("> #1 Authorization: Basic ***\n"),
         "{}",
         run.stderr
     );
@@ -322,7 +349,7 @@ fn basic_credentials_are_masked() {
     let run = env.run(&["secrets", "list-scopes", "--debug"]);
     run.ok();
     assert!(
-        run.stderr.contains("> Authorization: Basic ***\n"),
+        run.stderr.contains("> #1 Authorization: Basic ***\n"),
         "{}",
         run.stderr
     );
@@ -347,7 +374,7 @@ fn the_editor_source_masks_the_value() {
     assert_eq!(run.code, 0, "{}", run.stdout());
     // The terminal mixes stdout and stderr: all of it is checked.
     assert_nothing_secret("the terminal", &run.stdout);
-    assert!(run.stdout().contains("> POST "), "{}", run.stdout());
+    assert!(run.stdout().contains("> #1 POST "), "{}", run.stdout());
     assert_eq!(
         env.emulator.secret_bytes(SCOPE, "edited").as_deref(),
         Some(EDITOR_VALUE.as_bytes())
@@ -388,4 +415,97 @@ fn configure_with_debug_shows_no_token() {
         2,
         "{config}"
     );
+}
+
+/// The key a `GET .../secrets/get?scope=S&key=K` request line asks for.
+fn requested_key(url: &str) -> Option<&str> {
+    url.split_once("/api/2.0/secrets/get?")?
+        .1
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("key="))
+}
+
+#[test]
+fn concurrent_requests_and_their_answers_share_a_number() {
+    let env = debug_env();
+    env.run(&["secrets", "create-scope", SCOPE]).ok();
+    let keys: Vec<String> = (0..12).map(|index| format!("key-{index:02}")).collect();
+    for key in &keys {
+        env.run(&["secrets", "put", SCOPE, key, "--string-value", "v"])
+            .ok();
+    }
+    let run = debug_run(
+        &env,
+        &["secrets", "export", SCOPE, "--concurrency", "6"],
+        b"",
+        true,
+    );
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let mut asked = Vec::new();
+    for line in &lines {
+        let Some((number, url)) = request_number(line, "GET") else {
+            continue;
+        };
+        let Some(key) = requested_key(url) else {
+            continue;
+        };
+        let answer = format!("< #{number} {{\"key\":\"{key}\",\"value\":\"***\"}}");
+        assert_eq!(
+            lines.iter().filter(|line| **line == answer).count(),
+            1,
+            "`{answer}` once in:\n{}",
+            run.stderr
+        );
+        let status = format!("< #{number} 200 OK (");
+        assert_eq!(
+            lines
+                .iter()
+                .filter(|line| line.starts_with(&status))
+                .count(),
+            1,
+            "{}",
+            run.stderr
+        );
+        asked.push(key.to_owned());
+    }
+    asked.sort();
+    assert_eq!(asked, keys);
+    let mut numbers: Vec<&str> = lines
+        .iter()
+        .filter_map(|line| request_number(line, "GET").map(|(number, _)| number))
+        .collect();
+    let count = numbers.len();
+    numbers.dedup();
+    assert_eq!(numbers.len(), count, "each request has its own number");
+}
+
+#[test]
+fn a_token_echoed_in_an_error_body_is_masked_in_the_error_and_the_log() {
+    let env = debug_env();
+    env.emulator.inject_fault(
+        Fault::status(400)
+            .with_error("BAD_REQUEST", format!("token {TOKEN} is malformed"))
+            .with_path("/api/2.0/secrets/scopes/list"),
+    );
+    let run = env.run(&["--debug", "secrets", "list-scopes"]);
+    let stderr = run.fails_with(1);
+    assert!(
+        stderr.contains("Error: BAD_REQUEST: token *** is malformed\n"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("token *** is malformed\"}"), "{stderr}");
+    assert_nothing_secret("an echoed token", stderr.as_bytes());
+
+    // A long page that an excerpt cuts inside the token: not even its start is shown.
+    let page = format!(
+        "<html><body>{} {TOKEN}</body></html>",
+        "Sign in. ".repeat(21)
+    );
+    env.emulator
+        .inject_fault(Fault::html(502, page).with_path("/api/2.0/secrets/scopes/list"));
+    let run = env.run(&["--debug", "secrets", "list-scopes"]);
+    let stderr = run.fails_with(1);
+    assert!(stderr.contains("HTTP 502"), "{stderr}");
+    assert_nothing_secret("an echoed token in a page", stderr.as_bytes());
+    assert!(!stderr.contains(&TOKEN[..7]), "{stderr}");
 }

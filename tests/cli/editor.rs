@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::harness::{BINARY, Run, TestEnv};
 use crate::put::{KEY, SCOPE, assert_stored, env_with_scope};
@@ -327,15 +327,92 @@ fn without_visual_or_editor_vi_from_the_path_is_used() {
     let env = env_with_scope();
     let editor = ScriptEditor::new(&env, "bin", &type_above_marker("typed in vi"));
     fs::rename(editor.script(), editor.directory.join("vi")).expect("script renamed to vi");
-    let path = format!(
-        "{}:{}",
-        editor.directory.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let run = put_in_terminal(&env, &[("PATH", &path)]);
+    let run = put_in_terminal(&env, &[("PATH", &path_with(&editor.directory))]);
     assert_eq!(run.code, 0, "terminal output: {}", run.stdout());
     assert_stored(&env, b"typed in vi", "string_value");
-    editor.recorded().assert_private_and_removed();
+    let recorded = editor.recorded();
+    // A `vi` that is not a link to vim (busybox, nvi) would not understand vim's options.
+    assert_eq!(recorded.args.len(), 1, "{:?}", recorded.args);
+    recorded.assert_private_and_removed();
+}
+
+/// `directory` first, then the test's own PATH.
+fn path_with(directory: &Path) -> String {
+    format!(
+        "{}:{}",
+        directory.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// Asserts that the editor was started with the options that keep vim and neovim from
+/// writing copies of the value: `-i NONE` (no viminfo / shada), `-n` (no swap file), and
+/// `set` commands turning off backup, write backup, undo and swap files, both before the
+/// user's vimrc (`--cmd`) and after it (`-c`). The file comes last.
+#[track_caller]
+fn assert_vim_options(recorded: &Recorded) {
+    let args: Vec<&str> = recorded.args.iter().map(String::as_str).collect();
+    assert!(
+        args.windows(2).any(|pair| pair == ["-i", "NONE"]),
+        "{args:?}"
+    );
+    assert!(args.contains(&"-n"), "{args:?}");
+    for command_option in ["--cmd", "-c"] {
+        let settings = args
+            .windows(2)
+            .find(|pair| pair[0] == command_option)
+            .map(|pair| pair[1])
+            .unwrap_or_else(|| panic!("no {command_option} in {args:?}"));
+        let words: Vec<&str> = settings.split_whitespace().collect();
+        assert_eq!(words[0], "set", "{settings}");
+        for setting in ["nobackup", "nowritebackup", "noundofile", "noswapfile"] {
+            assert!(words.contains(&setting), "{setting} missing in {settings}");
+        }
+    }
+    assert_eq!(
+        Path::new(args[args.len() - 1]),
+        recorded.path,
+        "the file comes last"
+    );
+}
+
+#[test]
+fn vim_and_neovim_start_without_viminfo_swap_backup_or_undo_files() {
+    for (program, editor_command) in [
+        ("vim", "vim".to_string()),
+        ("nvim", "{bin}/nvim -p".to_string()),
+        ("vim.basic", "vim.basic".to_string()),
+    ] {
+        let env = env_with_scope();
+        let editor = ScriptEditor::new(&env, "bin", &type_above_marker("typed in vim"));
+        fs::rename(editor.script(), editor.directory.join(program)).expect("script renamed");
+        let command = editor_command.replace("{bin}", &editor.directory.display().to_string());
+        let path = path_with(&editor.directory);
+        let run = put_in_terminal(&env, &[("PATH", &path), ("EDITOR", &command)]);
+        assert_eq!(run.code, 0, "terminal output: {}", run.stdout());
+        assert_stored(&env, b"typed in vim", "string_value");
+        let recorded = editor.recorded();
+        assert_vim_options(&recorded);
+        if command.ends_with(" -p") {
+            assert_eq!(recorded.args[0], "-p", "the user's arguments come first");
+        }
+        recorded.assert_private_and_removed();
+    }
+}
+
+#[test]
+fn a_default_vi_that_links_to_vim_gets_the_options_too() {
+    let env = env_with_scope();
+    let editor = ScriptEditor::new(&env, "bin", &type_above_marker("typed in vi"));
+    let vim = editor.directory.join("vim.tiny");
+    fs::rename(editor.script(), &vim).expect("script renamed");
+    std::os::unix::fs::symlink(&vim, editor.directory.join("vi")).expect("vi linked to vim");
+    let run = put_in_terminal(&env, &[("PATH", &path_with(&editor.directory))]);
+    assert_eq!(run.code, 0, "terminal output: {}", run.stdout());
+    assert_stored(&env, b"typed in vi", "string_value");
+    let recorded = editor.recorded();
+    assert_vim_options(&recorded);
+    recorded.assert_private_and_removed();
 }
 
 #[test]

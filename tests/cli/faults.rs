@@ -94,6 +94,31 @@ fn assert_clear_error(stderr: &str) {
     assert!(!stderr.contains("RUST_BACKTRACE"), "{stderr}");
 }
 
+/// One error line reporting an answer that is not an API answer, with its status and `shown`.
+#[track_caller]
+fn assert_not_an_api_answer(stderr: &str, status: u16, shown: &str) {
+    assert_clear_error(stderr);
+    assert!(
+        stderr.contains(&format!("the server answered HTTP {status} with")),
+        "{stderr}"
+    );
+    assert!(stderr.contains(shown), "{stderr}");
+}
+
+/// `databricks secrets ARGS...`'s arguments.
+fn secrets<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    ["secrets"].iter().chain(args).copied().collect()
+}
+
+/// `list-scopes` with the emulator's admin token and `host` from the environment.
+fn list_scopes_at_environment_host(env: &TestEnv, host: &str) -> Run {
+    let mut command = env.command(&["secrets", "list-scopes"]);
+    command
+        .env("DATABRICKS_HOST", host)
+        .env("DATABRICKS_TOKEN", env.emulator.admin_token());
+    env.run_command(command, b"")
+}
+
 #[test]
 fn retry_after_in_seconds_is_honoured() {
     let env = TestEnv::new();
@@ -329,10 +354,78 @@ fn a_retry_after_beyond_the_budget_fails_at_once() {
     let (run, elapsed) = timed_run(&env, &["secrets", "list-scopes"]);
     let stderr = run.fails_with(1);
     assert_clear_error(stderr);
-    assert!(stderr.contains("REQUEST_LIMIT_EXCEEDED"), "{stderr}");
+    let (error, hint) = stderr.split_once('\n').expect("an error and a hint");
+    assert!(
+        error.starts_with(
+            "Error: rate limited (REQUEST_LIMIT_EXCEEDED: Injected by the emulator): the server \
+             asked to wait 30 s before retrying, longer than the "
+        ),
+        "{stderr}"
+    );
+    // What was left of the budget is a little under 2 s.
+    assert!(
+        error.ends_with(" s left of the 2 s retry budget"),
+        "{stderr}"
+    );
+    assert_eq!(
+        hint,
+        "Hint: try again later, or let retries wait longer with `retry_timeout_seconds` in \
+         profile `DEFAULT`\n"
+    );
     assert!(retry_lines(stderr).is_empty(), "{stderr}");
     assert_eq!(requests_to(&env, LIST_SCOPES).len(), 1);
     assert_between(elapsed, 0.0, 1.5);
+}
+
+#[test]
+fn a_retry_after_beyond_what_is_left_of_the_budget_says_so() {
+    let env = env_with_settings("retry_timeout_seconds = 3\n");
+    env.emulator.inject_fault(
+        Fault::status(503)
+            .with_retry_after("1")
+            .with_path(LIST_SCOPES),
+    );
+    env.emulator.inject_fault(
+        Fault::status(429)
+            .with_retry_after("2")
+            .with_path(LIST_SCOPES),
+    );
+    let run = env.run(&["secrets", "list-scopes"]);
+    let stderr = run.fails_with(1);
+    assert_eq!(retry_lines(stderr).len(), 1, "{stderr}");
+    let error = stderr
+        .lines()
+        .find(|line| line.starts_with("Error: "))
+        .expect("an error line");
+    assert!(
+        error.starts_with(
+            "Error: rate limited (REQUEST_LIMIT_EXCEEDED: Injected by the emulator): the server \
+             asked to wait 2 s before retrying, longer than the 1."
+        ),
+        "{stderr}"
+    );
+    assert!(
+        error.ends_with(" s left of the 3 s retry budget"),
+        "{stderr}"
+    );
+    assert_eq!(requests_to(&env, LIST_SCOPES).len(), 2);
+}
+
+#[test]
+fn throttling_with_the_host_from_the_environment_suggests_waiting() {
+    let env = TestEnv::new();
+    env.emulator.inject_fault(
+        Fault::status(429)
+            .with_retry_after("900")
+            .with_path(LIST_SCOPES),
+    );
+    let run = list_scopes_at_environment_host(&env, &env.url());
+    let stderr = run.fails_with(1);
+    assert!(stderr.contains("asked to wait 900 s"), "{stderr}");
+    assert!(
+        stderr.contains(" left of the 300 s retry budget\nHint: try again later\n"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -402,6 +495,64 @@ fn a_dropped_connection_is_retried() {
         attempts_to(&env, LIST_SCOPES),
         [(true, None), (false, Some(200))]
     );
+}
+
+#[test]
+fn a_server_that_is_not_http_is_named_as_such_at_once() {
+    let env = TestEnv::new();
+    for greeting in [ssh_banner as fn(TcpStream), binary_garbage] {
+        let host = misbehaving_server(greeting);
+        point_profile_at(&env, &host, "");
+        let (run, elapsed) = timed_run(&env, &["secrets", "list-scopes"]);
+        let stderr = run.fails_with(1);
+        assert_clear_error(stderr);
+        let (error, hint) = stderr.split_once('\n').expect("an error and a hint");
+        assert!(
+            error.starts_with(&format!(
+                "Error: the server at {host} is not an HTTP server: its answer could not be read \
+                 as HTTP ("
+            )),
+            "{stderr}"
+        );
+        assert_eq!(
+            hint,
+            "Hint: check the host and port in the host of profile `DEFAULT`: another kind of \
+             server (SSH, a database, a TLS server reached with http://) answered there\n"
+        );
+        assert_between(elapsed, 0.0, 2.0);
+    }
+}
+
+#[test]
+fn an_https_host_on_a_plain_http_server_is_named_as_such() {
+    let env = TestEnv::new();
+    let host = env.url().replace("http://", "https://");
+    let run = list_scopes_at_environment_host(&env, &host);
+    let stderr = run.fails_with(1);
+    assert!(
+        stderr.starts_with(&format!(
+            "Error: the server at {host} does not speak TLS: received corrupt message"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with(
+            "Hint: check the port in DATABRICKS_HOST; a server that speaks plain HTTP (such as a \
+             local test server) needs an http:// URL\n"
+        ),
+        "{stderr}"
+    );
+    assert!(retry_lines(stderr).is_empty(), "{stderr}");
+    assert!(env.api_requests().is_empty());
+}
+
+/// What an SSH server says first.
+fn ssh_banner(mut stream: TcpStream) {
+    let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n");
+}
+
+fn binary_garbage(mut stream: TcpStream) {
+    let _ = stream.write_all(&[0x00, 0x01, 0xfe, 0xff, b'\r', b'\n', b'\r', b'\n']);
 }
 
 /// A loopback server that reads each request and then treats the connection with `answer`.
@@ -515,6 +666,115 @@ fn create_scope_after_an_attempt_with_unknown_outcome_accepts_already_exists() {
     }
 }
 
+/// The three deletes, and what to stage so that the thing they delete is already gone (as if
+/// their lost first attempt had deleted it).
+const DELETES: [(&[&str], &str); 3] = [
+    (&["delete", "team", "gone-key"], "/api/2.0/secrets/delete"),
+    (
+        &["delete-scope", "gone-scope"],
+        "/api/2.0/secrets/scopes/delete",
+    ),
+    (
+        &["delete-acl", "team", "gone-user"],
+        "/api/2.0/secrets/acls/delete",
+    ),
+];
+
+/// As for create-scope above, "the lost attempt deleted it" is staged by its absence.
+#[test]
+fn a_delete_retried_after_an_unknown_outcome_accepts_does_not_exist() {
+    let env = TestEnv::new();
+    env.run(&["secrets", "create-scope", "team"]).ok();
+    for (args, path) in DELETES {
+        for fault in [
+            Fault::drop_connection(),
+            Fault::status(503).with_retry_after("0"),
+        ] {
+            env.emulator.clear_requests();
+            env.emulator.inject_fault(fault.with_path(path));
+            let args = secrets(args);
+            let run = env.run(&args);
+            assert_eq!(run.ok(), "", "{args:?}");
+            assert_eq!(
+                retry_lines(&run.stderr).len(),
+                1,
+                "{args:?}: {}",
+                run.stderr
+            );
+            let statuses: Vec<Option<u16>> =
+                requests_to(&env, path).iter().map(|r| r.status).collect();
+            assert_eq!(
+                statuses[1],
+                Some(404),
+                "{args:?}: the retry met RESOURCE_DOES_NOT_EXIST"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_delete_of_nothing_still_fails_without_an_unknown_outcome() {
+    let env = TestEnv::new();
+    env.run(&["secrets", "create-scope", "team"]).ok();
+    for (args, path) in DELETES {
+        // A 429 says the request was not carried out: the retry's answer is the real one.
+        env.emulator
+            .inject_fault(Fault::status(429).with_retry_after("0").with_path(path));
+        let args = secrets(args);
+        let run = env.run(&args);
+        let stderr = run.fails_with(1);
+        assert!(
+            stderr.contains("Error: RESOURCE_DOES_NOT_EXIST: "),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(retry_lines(stderr).len(), 1, "{args:?}: {stderr}");
+    }
+}
+
+/// The first delete is carried out after the client stopped waiting for it: its retry meets
+/// RESOURCE_DOES_NOT_EXIST, which then means success.
+#[test]
+fn a_timed_out_delete_is_retried_once_and_its_lost_success_counted() {
+    let env = env_with_settings("http_timeout_seconds = 1\n");
+    env.run(&["secrets", "create-scope", "team"]).ok();
+    env.run(&["secrets", "put", "team", "k", "--string-value", "v"])
+        .ok();
+    let delete = "/api/2.0/secrets/delete";
+    env.emulator
+        .inject_fault(Fault::delay(Duration::from_millis(1200)).with_path(delete));
+    let (run, elapsed) = timed_run(&env, &["secrets", "delete", "team", "k"]);
+    assert_eq!(run.ok(), "");
+    let retries = retry_lines(&run.stderr);
+    assert_eq!(retries.len(), 1, "{}", run.stderr);
+    assert!(
+        retries[0].starts_with("Retrying POST /api/2.0/secrets/delete in 0.5s (attempt 2): "),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.emulator.secret_bytes("team", "k"), None);
+    assert_eq!(
+        attempts_to(&env, delete),
+        [(true, Some(200)), (false, Some(404))],
+        "the delayed first attempt deleted the secret, the retry found it gone"
+    );
+    assert_between(elapsed, 1.4, 4.0);
+
+    // A change that times out twice fails, after one retry.
+    env.emulator.inject_fault(
+        Fault::delay(Duration::from_secs(3))
+            .with_count(2)
+            .with_path("/api/2.0/secrets/put"),
+    );
+    let (run, elapsed) = timed_run(
+        &env,
+        &["secrets", "put", "team", "k2", "--string-value", "v"],
+    );
+    let stderr = run.fails_with(1);
+    assert!(stderr.contains("no answer from"), "{stderr}");
+    assert_eq!(retry_lines(stderr).len(), 1, "{stderr}");
+    assert_between(elapsed, 2.4, 5.0);
+}
+
 #[test]
 fn create_scope_of_an_existing_scope_still_fails_after_a_429() {
     let env = TestEnv::new();
@@ -607,15 +867,82 @@ fn answers_that_are_not_api_answers_are_clear_errors_on_any_status() {
             .inject_fault(Fault::html(status, body).with_path(LIST_SCOPES));
         let run = env.run(&["secrets", "list-scopes"]);
         let stderr = run.fails_with(1);
-        assert_clear_error(stderr);
-        assert!(
-            stderr.contains(&format!("the server answered HTTP {status} with")),
-            "{status} {body:?}: {stderr}"
-        );
-        assert!(stderr.contains(shown), "{status} {body:?}: {stderr}");
+        assert_not_an_api_answer(stderr, status, shown);
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
         assert_eq!(requests_to(&env, LIST_SCOPES).len(), 1, "{status} {body:?}");
     }
+}
+
+/// Answers of a list call that are no list: `(status, content type, body, what the error shows)`.
+const NOT_A_LIST: [(u16, &str, &str, &str); 5] = [
+    (200, "application/json", "", "an empty body"),
+    (200, "application/json", "[]", "\"[]\""),
+    (200, "application/json", "null", "\"null\""),
+    (
+        200,
+        "application/json",
+        "[{\"name\": \"a\"}]",
+        "[{\"name\":\"a\"}]",
+    ),
+    (201, "text/plain", "   ", "an empty body"),
+];
+
+#[test]
+fn a_list_answer_that_is_not_a_json_object_is_an_error_not_an_empty_list() {
+    let env = TestEnv::new();
+    env.run(&["secrets", "create-scope", "team"]).ok();
+    env.run(&["secrets", "put", "team", "k", "--string-value", "v"])
+        .ok();
+    env.run(&["secrets", "put-acl", "team", "users", "READ"])
+        .ok();
+    let lists: [(&[&str], &str); 4] = [
+        (&["list-scopes"], LIST_SCOPES),
+        (&["list", "team"], "/api/2.0/secrets/list"),
+        (&["list-acls", "team"], "/api/2.0/secrets/acls/list"),
+        (&["export", "team"], "/api/2.0/secrets/list"),
+    ];
+    for (args, path) in lists {
+        for (status, content_type, body, shown) in NOT_A_LIST {
+            env.emulator.inject_fault(Fault {
+                content_type: Some(content_type.to_owned()),
+                ..Fault::html(status, body).with_path(path)
+            });
+            let args = secrets(args);
+            let run = env.run(&args);
+            assert_not_an_api_answer(run.fails_with(1), status, shown);
+            assert_eq!(run.stdout, b"", "{args:?} {body:?}");
+        }
+        // A valid object without the list's key is an empty list, as the service sends it.
+        env.emulator.inject_fault(Fault {
+            content_type: Some("application/json".to_owned()),
+            ..Fault::html(200, "{}").with_path(path)
+        });
+        let args = secrets(args);
+        env.run(&args).ok();
+    }
+}
+
+#[test]
+fn export_behind_a_broken_proxy_writes_no_backup() {
+    let env = TestEnv::new();
+    env.run(&["secrets", "create-scope", "prod"]).ok();
+    env.run(&["secrets", "put", "prod", "db", "--string-value", "hunter2"])
+        .ok();
+    env.emulator
+        .inject_fault(Fault::html(200, "").with_path("/api/2.0/secrets/list"));
+    let backup = env.home().join("backup.env");
+    let mut command = env.command_with_binary_on_path("sh");
+    command.args(["-c", "databricks secrets export prod > backup.env"]);
+    let run = env.run_command(command, b"");
+    let stderr = run.fails_with(1);
+    assert!(
+        stderr.starts_with("Error: the server answered HTTP 200 with an empty body;"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&backup).expect("the redirect made the file"),
+        b""
+    );
 }
 
 /// Tests may only reach loopback, yet the warning is for hosts that are not loopback.

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::harness::TestEnv;
+use crate::harness::{BINARY, Run, TestEnv};
 
 /// A `[DEFAULT]` admin profile and the scope `app`.
 fn env_with_scope() -> TestEnv {
@@ -102,11 +102,7 @@ fn get_sends_scope_and_key_as_query_parameters() {
         "v",
     ])
     .ok();
-    assert_eq!(
-        env.run(&["secrets", "get-secret", "ops@team.io", "k.1"])
-            .ok(),
-        "v"
-    );
+    assert_eq!(env.run(&["secrets", "get", "ops@team.io", "k.1"]).ok(), "v");
     let request = env
         .api_requests()
         .pop()
@@ -163,4 +159,141 @@ fn a_reader_that_closes_the_pipe_early_is_not_an_error() {
     let run = env.run_command(shell, b"");
     assert_eq!(run.ok(), "xxx", "the pipeline, get included, succeeds");
     assert_eq!(run.stderr, "");
+}
+
+/// Runs `databricks ARGS` on a pseudo-terminal, with `redirect` (like `> out.bin`) appended to
+/// the shell command line.
+fn get_in_terminal(env: &TestEnv, args: &str, redirect: &str) -> Run {
+    let command = format!("{BINARY} secrets get {args} {redirect}");
+    env.run_in_terminal(&command, &[])
+}
+
+/// A terminal title change, as a value might carry by accident or by design.
+const ESCAPE_SEQUENCE: &[u8] = b"\x1b]0;pwned\x07hidden";
+
+#[test]
+fn values_a_terminal_would_act_on_are_not_written_to_it() {
+    let env = env_with_scope();
+    let values: [(&str, &[u8], &str); 4] = [
+        ("escape", ESCAPE_SEQUENCE, "control characters"),
+        (
+            "carriage-return",
+            b"shown\roverwritten",
+            "control characters",
+        ),
+        ("nul", b"a\0b", "control characters"),
+        ("binary", b"\xff\xfe\x00raw", "not UTF-8"),
+    ];
+    for (key, value, reason) in values {
+        env.run_with_stdin(&["secrets", "put", "app", key], value)
+            .ok();
+        let run = get_in_terminal(&env, &format!("app {key}"), "");
+        let shown = run.stdout();
+        assert_eq!(run.code, 1, "{key}: {shown}");
+        for fragment in [reason, "not written to the terminal", "> FILE", "-o json"] {
+            assert!(
+                shown.contains(fragment),
+                "{key}: {fragment:?} missing in {shown}"
+            );
+        }
+        assert!(
+            !shown.contains("pwned") && !shown.contains("hidden"),
+            "{shown}"
+        );
+        assert!(
+            !run.stdout.contains(&0x1b),
+            "an escape reached the terminal"
+        );
+    }
+}
+
+#[test]
+fn text_with_newlines_and_tabs_is_written_to_a_terminal() {
+    let env = env_with_scope();
+    let value = "line one\n\tindented clé\n";
+    env.run_with_stdin(&["secrets", "put", "app", "pem"], value.as_bytes())
+        .ok();
+    let run = get_in_terminal(&env, "app pem", "");
+    assert_eq!(run.code, 0, "{}", run.stdout());
+    // The terminal turns each newline into CR LF on output.
+    assert_eq!(run.stdout(), "line one\r\n\tindented clé\r\n");
+}
+
+#[test]
+fn redirected_or_piped_output_from_a_terminal_session_stays_byte_exact() {
+    let env = env_with_scope();
+    env.run_with_stdin(&["secrets", "put", "app", "escape"], ESCAPE_SEQUENCE)
+        .ok();
+    env.run_with_stdin(&["secrets", "put", "app", "binary"], &all_byte_values())
+        .ok();
+    for (key, value) in [
+        ("escape", ESCAPE_SEQUENCE.to_vec()),
+        ("binary", all_byte_values()),
+    ] {
+        for redirect in ["> out.bin", "| cat > out.bin"] {
+            let run = get_in_terminal(&env, &format!("app {key}"), redirect);
+            assert_eq!(run.code, 0, "{key} {redirect}: {}", run.stdout());
+            assert_eq!(run.stdout(), "", "nothing on the terminal");
+            let written = std::fs::read(env.home().join("out.bin")).expect("out.bin written");
+            assert!(written == value, "{key} {redirect}: the bytes changed");
+        }
+    }
+    let run = get_in_terminal(&env, "app escape -o json", "");
+    assert_eq!(run.code, 0, "{}", run.stdout());
+    assert!(
+        run.stdout()
+            .contains("\"value\": \"G10wO3B3bmVkB2hpZGRlbg==\""),
+        "{}",
+        run.stdout()
+    );
+}
+
+#[test]
+fn get_secret_prints_the_go_cli_json_with_the_value_in_base64() {
+    let env = env_with_scope();
+    env.run_with_stdin(&["secrets", "put", "app", "token"], b"abc\xff")
+        .ok();
+    let run = env.run(&["secrets", "get-secret", "app", "token"]);
+    // The Go CLI's layout: two-space indent, `key` then `value`, a final newline.
+    assert_eq!(
+        run.ok(),
+        "{\n  \"key\": \"token\",\n  \"value\": \"YWJj/w==\"\n}\n"
+    );
+    assert_eq!(run.stderr, "");
+    // `-o text` asks get-secret for the bytes; plain `get` keeps printing them.
+    for args in [
+        &["get-secret", "app", "token", "-o", "text"][..],
+        &["get", "app", "token"],
+    ] {
+        let run = env.run(&[&["secrets"][..], args].concat());
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.stdout, b"abc\xff", "{args:?}");
+    }
+}
+
+#[test]
+fn a_script_decoding_get_secret_output_gets_the_exact_bytes() {
+    let env = env_with_scope();
+    let original = env.home().join("original.bin");
+    std::fs::write(&original, all_byte_values()).expect("binary file written");
+    env.run(&[
+        "secrets",
+        "put",
+        "app",
+        "blob",
+        "--binary-file",
+        "original.bin",
+    ])
+    .ok();
+    // What Go CLI users pipe through `jq -r .value | base64 -d`, with tools every system has.
+    let mut shell = env.command_with_binary_on_path("bash");
+    shell.args([
+        "-c",
+        "set -o pipefail; databricks secrets get-secret app blob \
+         | sed -n 's/^  \"value\": \"\\(.*\\)\"$/\\1/p' | base64 --decode > copy.bin",
+    ]);
+    let run = env.run_command(shell, b"");
+    assert_eq!(run.ok(), "");
+    let copy = std::fs::read(env.home().join("copy.bin")).expect("copy written");
+    assert!(copy == all_byte_values(), "the decoded bytes differ");
 }

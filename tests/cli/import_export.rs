@@ -306,7 +306,7 @@ fn an_invalid_scope_or_missing_file_is_refused_before_any_request() {
 
     let bad_scope = env.run(&["secrets", "import", "no spaces", "ok.env"]);
     assert!(
-        bad_scope.fails_with(1).contains("invalid scope name"),
+        bad_scope.fails_with(2).contains("invalid scope name"),
         "{}",
         bad_scope.stderr
     );

@@ -270,7 +270,7 @@ fn if_not_exists_does_not_hide_other_errors() {
     ]);
     assert!(run.fails_with(1).contains("userAADToken"));
     let run = env.run(&["secrets", "create-scope", "bad/name", "--if-not-exists"]);
-    assert!(run.fails_with(1).contains("bad/name"));
+    assert!(run.fails_with(2).contains("bad/name"));
 }
 
 #[test]

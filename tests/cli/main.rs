@@ -24,4 +24,6 @@ mod keyvault;
 mod put;
 mod resolution;
 mod smoke;
+mod tls;
+mod usage;
 mod walkthrough;

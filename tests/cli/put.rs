@@ -99,7 +99,7 @@ fn string_value_is_sent_verbatim_as_string_value() {
 fn an_empty_string_value_is_refused_and_nothing_sent() {
     let env = env_with_scope();
     let run = env.run_with_stdin(&put_args(&["--string-value", ""]), b"from stdin");
-    assert_error(&run, 1, &["empty", "nothing was sent"]);
+    assert_error(&run, 2, &["empty", "nothing was sent"]);
     assert_nothing_sent(&env);
 }
 
@@ -151,7 +151,7 @@ fn piped_non_utf8_stdin_is_sent_as_bytes_value() {
 fn empty_piped_stdin_is_refused_and_nothing_sent() {
     let env = env_with_scope();
     let run = env.run_with_stdin(&put_args(&[]), b"");
-    assert_error(&run, 1, &["empty", "nothing was sent"]);
+    assert_error(&run, 2, &["empty", "nothing was sent"]);
     assert_nothing_sent(&env);
 }
 
@@ -214,11 +214,17 @@ fn invalid_scope_names_are_refused_before_any_request() {
     for scope in ["my scope", "app/other", "naïve", "a$b", too_long.as_str()] {
         let args = ["secrets", "put", "--scope", scope, "--key", KEY];
         let run = env.run_with_stdin(&args, b"value");
-        assert_error(&run, 1, &["scope name", "128 characters"]);
+        assert_error(&run, 2, &["scope name", "128 characters"]);
         assert_nothing_sent(&env);
     }
-    let run = env.run_with_stdin(&["secrets", "put", "--scope", "", "--key", KEY], b"value");
-    assert_error(&run, 1, &["scope name is empty"]);
+    for blank in ["", "  "] {
+        let run = env.run_with_stdin(
+            &["secrets", "put", "--scope", blank, "--key", KEY],
+            b"value",
+        );
+        assert_error(&run, 2, &["the scope is empty or blank"]);
+        assert_nothing_sent(&env);
+    }
     assert_nothing_sent(&env);
 }
 
@@ -229,11 +235,11 @@ fn invalid_key_names_are_refused_before_any_request() {
     for key in ["my key", "user@host", "a/b", "clé", too_long.as_str()] {
         let args = ["secrets", "put", "--scope", SCOPE, "--key", key];
         let run = env.run_with_stdin(&args, b"value");
-        assert_error(&run, 1, &["key name", "128 characters"]);
+        assert_error(&run, 2, &["key name", "128 characters"]);
         assert_nothing_sent(&env);
     }
-    let run = env.run_with_stdin(&["secrets", "put", "--scope", SCOPE, "--key", ""], b"value");
-    assert_error(&run, 1, &["key name is empty"]);
+    let run = env.run_with_stdin(&["secrets", "put", SCOPE, ""], b"value");
+    assert_error(&run, 2, &["the key is empty or blank"]);
     assert_nothing_sent(&env);
 }
 
@@ -279,7 +285,7 @@ fn a_value_one_byte_over_the_limit_is_refused_before_sending() {
         env.run(&put_args(&["--binary-file", path.to_str().unwrap()])),
     ];
     for run in runs {
-        assert_error(&run, 1, &["131072 bytes", "nothing was sent"]);
+        assert_error(&run, 2, &["131072 bytes", "nothing was sent"]);
         assert_nothing_sent(&env);
     }
 }

@@ -4,6 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -360,16 +361,16 @@ fn the_config_file_variable_chooses_the_file() {
 /// An https server on 127.0.0.1 with a fresh self-signed certificate (made by `openssl`), that
 /// answers every request with one scope named `behind-tls`. It counts the requests it answered,
 /// which is only possible after a completed TLS handshake.
-struct SelfSignedServer {
-    url: String,
+pub(crate) struct SelfSignedServer {
+    pub(crate) url: String,
     answered: Arc<AtomicUsize>,
-    _certificate_directory: tempfile::TempDir,
+    certificate_directory: tempfile::TempDir,
 }
 
 const TLS_ANSWER: &str = r#"{"scopes": [{"name": "behind-tls", "backend_type": "DATABRICKS"}]}"#;
 
 impl SelfSignedServer {
-    fn start() -> SelfSignedServer {
+    pub(crate) fn start() -> SelfSignedServer {
         let directory = tempfile::tempdir().expect("a certificate directory");
         let (cert_path, key_path) = (
             directory.path().join("cert.pem"),
@@ -386,6 +387,8 @@ impl SelfSignedServer {
             ])
             .args(["-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
             .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+            // Not a CA: so that trusting the certificate itself (SSL_CERT_FILE) is enough.
+            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
             .arg("-keyout")
             .arg(&key_path)
             .arg("-out")
@@ -421,12 +424,17 @@ impl SelfSignedServer {
         SelfSignedServer {
             url,
             answered,
-            _certificate_directory: directory,
+            certificate_directory: directory,
         }
     }
 
-    fn answered(&self) -> usize {
+    pub(crate) fn answered(&self) -> usize {
         self.answered.load(Ordering::SeqCst)
+    }
+
+    /// The directory holding the certificate (`cert.pem`) and its key (`key.pem`).
+    pub(crate) fn certificate_directory(&self) -> &Path {
+        self.certificate_directory.path()
     }
 }
 

@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::{OutputOption, ScopeName, from_options_or_positionals, print_reply};
+use super::{ScopeName, from_options_or_positionals, print_reply};
 use crate::api::{AclItem, Permission};
 use crate::cli::{Context, usage_error};
 use crate::output::Table;
@@ -93,9 +93,6 @@ impl AclAddress {
 pub struct GetAcl {
     #[command(flatten)]
     address: AclAddress,
-
-    #[command(flatten)]
-    output: OutputOption,
 }
 
 impl GetAcl {
@@ -107,7 +104,7 @@ impl GetAcl {
             .get_acl(&scope, &principal)
             .await
             .map_err(|error| connection.explain(error))?;
-        print_reply(self.output.format, &reply.raw, || acl_table([reply.data]))
+        print_reply(context, &reply.raw, || acl_table([reply.data]))
     }
 }
 
@@ -115,9 +112,6 @@ impl GetAcl {
 pub struct ListAcls {
     #[command(flatten)]
     scope: ScopeName,
-
-    #[command(flatten)]
-    output: OutputOption,
 }
 
 impl ListAcls {
@@ -129,9 +123,7 @@ impl ListAcls {
             .list_acls(&scope)
             .await
             .map_err(|error| connection.explain(error))?;
-        print_reply(self.output.format, &reply.raw, || {
-            acl_table(reply.data.items)
-        })
+        print_reply(context, &reply.raw, || acl_table(reply.data.items))
     }
 }
 

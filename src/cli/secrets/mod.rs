@@ -27,9 +27,10 @@ pub enum SecretsCommand {
     /// Delete a secret from a scope
     #[command(visible_alias = "delete-secret")]
     Delete(values::Delete),
-    /// Print a secret's value, byte for byte
-    #[command(visible_alias = "get-secret")]
+    /// Print a secret's value, byte for byte (not to a terminal if it has control characters)
     Get(values::Get),
+    /// Print a secret as the Go CLI does: JSON with the key and the base64 value
+    GetSecret(values::Get),
     /// Give a principal READ, WRITE or MANAGE on a scope
     #[command(visible_alias = "write-acl")]
     PutAcl(acls::PutAcl),
@@ -54,7 +55,8 @@ impl SecretsCommand {
             SecretsCommand::Put(command) => command.run(context).await,
             SecretsCommand::List(command) => command.run(context).await,
             SecretsCommand::Delete(command) => command.run(context).await,
-            SecretsCommand::Get(command) => command.run(context).await,
+            SecretsCommand::Get(command) => command.run(context, Format::Table).await,
+            SecretsCommand::GetSecret(command) => command.run(context, Format::Json).await,
             SecretsCommand::PutAcl(command) => command.run(context).await,
             SecretsCommand::GetAcl(command) => command.run(context).await,
             SecretsCommand::ListAcls(command) => command.run(context).await,
@@ -63,21 +65,6 @@ impl SecretsCommand {
             SecretsCommand::Export(command) => command.run(context).await,
         }
     }
-}
-
-/// `--output table|json` (also `-o`; `text` means table), for commands that print a result.
-#[derive(Args, Debug, Clone, Copy)]
-pub struct OutputOption {
-    /// Output format: table (or text) or json
-    #[arg(
-        short = 'o',
-        long = "output",
-        value_name = "FORMAT",
-        value_enum,
-        ignore_case = true,
-        default_value_t
-    )]
-    pub format: Format,
 }
 
 /// `--scope S`, or `S` positionally.
@@ -131,16 +118,31 @@ fn from_options_or_positionals<const N: usize>(
             upper = name.to_uppercase()
         )));
     }
-    Ok(values.map(Option::unwrap_or_default))
+    let values = values.map(Option::unwrap_or_default);
+    // No scope, key, principal or permission is blank, so a blank one is a slip (an unset
+    // shell variable, say), refused before a request that could only fail or go astray.
+    if let Some(index) = values.iter().position(|value| is_blank(value)) {
+        return Err(usage_error(format!(
+            "the {} is empty or blank: give a non-empty one",
+            names[index]
+        )));
+    }
+    Ok(values)
 }
 
-/// Prints an answer as the server's JSON, or as the table `table` builds from it.
+/// Empty, or only white space.
+fn is_blank(value: &str) -> bool {
+    value.trim().is_empty()
+}
+
+/// Prints an answer as the server's JSON (`--output json`), or as the table `table` builds
+/// from it.
 fn print_reply(
-    format: Format,
+    context: &Context,
     raw: &serde_json::Value,
     table: impl FnOnce() -> Table,
 ) -> anyhow::Result<()> {
-    match format {
+    match context.output().unwrap_or_default() {
         Format::Json => output::print_json(raw)?,
         Format::Table => table().print()?,
     }
@@ -150,5 +152,5 @@ fn print_reply(
 /// Checks a scope name against the service's rules before anything is sent.
 fn check_scope_name(scope: &str) -> anyhow::Result<()> {
     crate::api::validate_scope_name(scope)
-        .map_err(|rule| anyhow::anyhow!("invalid scope name '{scope}': {rule}"))
+        .map_err(|rule| usage_error(format!("invalid scope name '{scope}': {rule}")))
 }

@@ -2,7 +2,7 @@
 
 use clap::{Args, ValueEnum};
 
-use super::{OutputOption, ScopeName, check_scope_name, from_options_or_positionals, print_reply};
+use super::{ScopeName, check_scope_name, from_options_or_positionals, is_blank, print_reply};
 use crate::api::{self, ScopeBackend};
 use crate::cli::{Context, usage_error};
 use crate::output::{Table, truncate_name};
@@ -53,6 +53,16 @@ impl CreateScope {
         let backend = self.backend()?;
         let [scope] = from_options_or_positionals(["scope"], [self.scope], [self.scope_argument])?;
         check_scope_name(&scope)?;
+        if self
+            .initial_manage_principal
+            .as_deref()
+            .is_some_and(is_blank)
+        {
+            return Err(usage_error(
+                "--initial-manage-principal is empty or blank: give a principal (the service \
+                 accepts only `users`), or leave the option out to get MANAGE yourself",
+            ));
+        }
         let connection = context.connect()?;
         let request = api::CreateScope {
             scope,
@@ -89,10 +99,7 @@ impl CreateScope {
 }
 
 #[derive(Args, Debug)]
-pub struct ListScopes {
-    #[command(flatten)]
-    output: OutputOption,
-}
+pub struct ListScopes {}
 
 impl ListScopes {
     pub async fn run(self, context: &Context) -> anyhow::Result<()> {
@@ -102,7 +109,7 @@ impl ListScopes {
             .list_scopes()
             .await
             .map_err(|error| connection.explain(error))?;
-        print_reply(self.output.format, &reply.raw, || {
+        print_reply(context, &reply.raw, || {
             let mut table = Table::new(&["Scope", "Backend", "KeyVault URL"]);
             for scope in reply.data.scopes {
                 let key_vault_url = scope.keyvault_metadata.map(|metadata| metadata.dns_name);

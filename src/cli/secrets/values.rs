@@ -1,13 +1,15 @@
 //! put, list, delete and get: the secrets of a scope.
 
+use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 
+use anyhow::bail;
 use clap::Args;
 
-use super::{OutputOption, ScopeName, check_scope_name, from_options_or_positionals, print_reply};
+use super::{ScopeName, check_scope_name, from_options_or_positionals, print_reply};
 use crate::api;
-use crate::cli::Context;
-use crate::input::{self, ValueFlags};
+use crate::cli::{Context, usage_error};
+use crate::input::{self, InvalidValue, ValueFlags};
 use crate::output::{self, Format, Table};
 
 /// `--scope S --key K`, or `S K` positionally.
@@ -64,13 +66,17 @@ impl Put {
         let [scope, key] = self.address.resolve()?;
         check_scope_name(&scope)?;
         api::validate_key_name(&key)
-            .map_err(|rule| anyhow::anyhow!("invalid key name '{key}': {rule}"))?;
+            .map_err(|rule| usage_error(format!("invalid key name '{key}': {rule}")))?;
         // Credentials first, so that a broken profile fails before the user types a value.
         let connection = context.connect()?;
         let value = input::read_value(ValueFlags {
             string_value: self.string_value,
             binary_file: self.binary_file,
             bytes_value: self.bytes_value,
+        })
+        .map_err(|error| match error.downcast::<InvalidValue>() {
+            Ok(invalid) => usage_error(invalid.to_string()),
+            Err(error) => error,
         })?;
         connection
             .client
@@ -84,9 +90,6 @@ impl Put {
 pub struct List {
     #[command(flatten)]
     scope: ScopeName,
-
-    #[command(flatten)]
-    output: OutputOption,
 }
 
 impl List {
@@ -98,7 +101,7 @@ impl List {
             .list_secrets(&scope)
             .await
             .map_err(|error| connection.explain(error))?;
-        print_reply(self.output.format, &reply.raw, || {
+        print_reply(context, &reply.raw, || {
             let mut table = Table::new(&["Key name", "Last updated"]);
             for secret in reply.data.secrets {
                 let updated = secret
@@ -136,21 +139,13 @@ impl Delete {
 pub struct Get {
     #[command(flatten)]
     address: SecretAddress,
-
-    /// Output format: table (or text) writes the value's bytes as they are, json the API answer
-    #[arg(
-        short = 'o',
-        long = "output",
-        value_name = "FORMAT",
-        value_enum,
-        ignore_case = true,
-        default_value_t
-    )]
-    output: Format,
 }
 
 impl Get {
-    pub async fn run(self, context: &Context) -> anyhow::Result<()> {
+    /// `default` is the format without `--output`: table (the value's bytes, as the legacy CLI
+    /// prints them) for `get`, JSON (the value in base64, as the Go CLI prints it) for
+    /// `get-secret`.
+    pub async fn run(self, context: &Context, default: Format) -> anyhow::Result<()> {
         let [scope, key] = self.address.resolve()?;
         let connection = context.connect()?;
         let reply = connection
@@ -158,10 +153,27 @@ impl Get {
             .get_secret(&scope, &key)
             .await
             .map_err(|error| connection.explain(error))?;
-        match self.output {
+        match context.output().unwrap_or(default) {
             Format::Json => output::print_json(&reply.raw)?,
-            Format::Table => output::write_stdout(reply.data.value.expose())?,
+            Format::Table => write_value(&scope, &key, reply.data.value.expose())?,
         }
         Ok(())
     }
+}
+
+/// Writes the value's bytes to stdout exactly, unless stdout is a terminal that would act on
+/// some of them (escape sequences can retitle the window, rewrite what is shown or, on some
+/// terminals, answer with input) instead of showing them.
+fn write_value(scope: &str, key: &str, value: &[u8]) -> anyhow::Result<()> {
+    if io::stdout().is_terminal() {
+        if let Some(hazard) = output::terminal_hazard(value) {
+            bail!(
+                "the value of {scope}/{key} contains {hazard}, so it is not written to the \
+                 terminal. Write it to a file with `databricks secrets get {scope} {key} > FILE`, \
+                 or print it base64-encoded with `databricks secrets get {scope} {key} -o json`"
+            );
+        }
+    }
+    output::write_stdout(value)?;
+    Ok(())
 }
