@@ -5,7 +5,8 @@
 #   - `secrets list-scopes --profile <last>`: read the whole file, resolve, one API call;
 #   - `configure --profile <last>`: read, change one profile, write the whole file back (the
 #     writer path, under the lock);
-# next to the same commands with a one-profile file, so the difference is the cost of the size.
+# for a file of one profile, half of PROFILES and PROFILES: linear costs double from the half to
+# the whole, quadratic ones quadruple.
 #
 # Usage: bench/config_scale.sh
 # Knobs (environment): PROFILES (default 200000), RUNS (default 5).
@@ -77,11 +78,11 @@ measure() { # PROFILES: prints "<size> <read ms> <write ms>"
     echo "$size $read_ms $write_ms"
 }
 
-read -r small_size small_read small_write < <(measure 1)
-read -r large_size large_read large_write < <(measure "$PROFILES")
-
 echo "| config file | size | list-scopes (read + resolve + 1 call) | configure (read + write) |"
 echo "|---|---|---|---|"
-echo "| 1 profile | $small_size B | $small_read ms | $small_write ms |"
-echo "| $PROFILES profiles | $((large_size / 1024 / 1024)) MiB | $large_read ms | $large_write ms |"
-echo "(median of $RUNS runs each, release build, $(nproc) CPUs)"
+# Half and all of PROFILES: linear reading and writing double, quadratic ones quadruple.
+for profiles in 1 $((PROFILES / 2)) "$PROFILES"; do
+    read -r size read_ms write_ms < <(measure "$profiles")
+    echo "| $profiles profiles | $((size / 1024)) KiB | $read_ms ms | $write_ms ms |"
+done
+echo "(median of $RUNS runs each, release build, $(nproc) CPUs, load average $(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo unknown))"

@@ -46,7 +46,16 @@ pub fn normalize_host(input: &str) -> Result<String, ConfigError> {
 /// `input` for messages: anything between the scheme (or the start) and the last `@` is taken
 /// for `user:password@` and left out, whether or not the rest parses.
 fn without_userinfo(input: &str) -> String {
-    let authority_start = input.find("://").map_or(0, |index| index + 3);
+    let is_scheme = |text: &str| {
+        text.starts_with(|c: char| c.is_ascii_alphabetic())
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    };
+    let authority_start = input
+        .find("://")
+        .filter(|&index| is_scheme(&input[..index]))
+        .map_or(0, |index| index + 3);
     match input[authority_start..].rfind('@') {
         Some(at) => format!(
             "{}{}",
@@ -163,6 +172,8 @@ mod tests {
             ("me:hunter2@example.com", "example.com"),
             ("https://me:hun ter2@exa mple.com", "https://exa mple.com"),
             ("https://me:a@b@example.com", "https://example.com"),
+            (":hunter2@A://", "A://"),
+            (" https://me:hunter2@h", "h"),
         ] {
             let error = normalize_host(input).unwrap_err();
             let ConfigError::InvalidHost {
