@@ -58,12 +58,7 @@ impl Configure {
         if asks_for_token && self.host.is_some() {
             answers.hide_typing()?;
         }
-        let current = ProfileFile::load(&path)?;
-        let current_host = current.get(profile, "host").filter(|host| !host.is_empty());
-        let current_token = current
-            .get(profile, "token")
-            .filter(|token| !token.is_empty())
-            .map(Secret::new);
+        let (current_host, current_token) = current_values(&path, profile)?;
 
         let host_input = match &self.host {
             Some(host) => host.clone(),
@@ -93,6 +88,13 @@ impl Configure {
         }
         Ok(())
     }
+}
+
+/// The profile's host and token as they are now: the defaults offered at the prompts.
+fn current_values(path: &Path, profile: &str) -> Result<(Option<String>, Option<Secret>)> {
+    let file = ProfileFile::load(path)?;
+    let current = |key| file.get(profile, key).filter(|value| !value.is_empty());
+    Ok((current("host"), current("token").map(Secret::new)))
 }
 
 fn non_empty_variable(name: &str) -> Option<String> {
