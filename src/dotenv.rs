@@ -6,8 +6,14 @@
 //! - unquoted values are trimmed; a `#` after a blank starts a comment (`a=b#c` keeps `b#c`);
 //! - single-quoted values are taken literally, double-quoted values know the escapes `\n`,
 //!   `\r`, `\t`, `\"`, `\\`, `\$` and `\xNN` (any byte, so values that are not UTF-8 can be
-//!   written); both may span lines (a CRLF inside quotes reads as `\n`); there is no variable
-//!   expansion; a comment may follow the closing quote.
+//!   written); `$'...'` values know the same escapes with `\'` instead of `\$`, as in bash;
+//!   all may span lines (a CRLF inside quotes reads as `\n`); there is no variable expansion;
+//!   a comment may follow the closing quote;
+//! - quoted pieces written next to each other are joined, as in a shell, and between them `\'`
+//!   is a single quote and a backslash at the end of a line joins the next line: `'it'\''s'`.
+//!
+//! Export writes every value so that sourcing the file never runs or expands anything (see
+//! [`Quoting`]): `'single quotes'` for most values, which every reader takes literally.
 //!
 //! JSON: one object of key names to values. A value is a string, or
 //! `{"bytes_value": "<standard base64>"}` for bytes that are not UTF-8 text (export writes
@@ -102,6 +108,30 @@ fn first_non_blank(content: &[u8]) -> Option<u8> {
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// The most secrets a scope holds.
+const MAX_SECRETS_PER_SCOPE: u64 = 1000;
+
+/// The most bytes a file written as these formats takes per byte of value: JSON writes a
+/// control character as `\u0000`.
+const MAX_ENCODED_BYTES_PER_BYTE: u64 = 6;
+
+/// Room per entry for its key (at most 128 characters), quotes, `=` or `:` and line ends.
+const MAX_BYTES_PER_ENTRY: u64 = 1024;
+
+/// The largest import file that can be valid: a full scope of values at the size limit, each
+/// byte written in its longest form (787,456,000 bytes, about 751 MiB).
+pub const MAX_FILE_BYTES: u64 = MAX_SECRETS_PER_SCOPE
+    * (MAX_ENCODED_BYTES_PER_BYTE * MAX_VALUE_BYTES as u64 + MAX_BYTES_PER_ENTRY);
+
+/// How [`MAX_FILE_BYTES`] comes about, for an error message.
+pub fn max_file_bytes_reason() -> String {
+    format!(
+        "a scope holds at most {MAX_SECRETS_PER_SCOPE} secrets of at most {MAX_VALUE_BYTES} \
+         bytes, a byte takes at most {MAX_ENCODED_BYTES_PER_BYTE} in a file, and an entry's key \
+         and quotes at most {MAX_BYTES_PER_ENTRY}"
+    )
+}
+
 pub fn parse(format: FileFormat, content: &[u8]) -> Result<Vec<Entry>, Vec<Problem>> {
     match format {
         FileFormat::Env => parse_env(content),
@@ -176,7 +206,34 @@ pub fn parse_env(content: &[u8]) -> Result<Vec<Entry>, Vec<Problem>> {
     validate(parser.entries, parser.problems)
 }
 
-const ESCAPE_HELP: &str = "use \\n, \\r, \\t, \\\", \\\\, \\$ or \\xNN (two hex digits)";
+/// Quotes whose backslash escapes are decoded: `"…"` (dotenv) and `$'…'` (ANSI-C, as in bash).
+/// Both know `\\n`, `\\r`, `\\t`, `\\xNN` and a backslash before the listed characters.
+struct EscapingQuotes {
+    name: &'static str,
+    opening: &'static str,
+    close: u8,
+    closing_hint: &'static str,
+    literal_after_backslash: &'static [u8],
+    escape_help: &'static str,
+}
+
+const DOUBLE_QUOTES: EscapingQuotes = EscapingQuotes {
+    name: "double quotes",
+    opening: "double quote",
+    close: b'"',
+    closing_hint: "'\"'",
+    literal_after_backslash: b"\"\\$",
+    escape_help: "use \\n, \\r, \\t, \\\", \\\\, \\$ or \\xNN (two hex digits)",
+};
+
+const ANSI_C_QUOTES: EscapingQuotes = EscapingQuotes {
+    name: "$'...' quotes",
+    opening: "$' quote",
+    close: b'\'',
+    closing_hint: "\"'\"",
+    literal_after_backslash: b"'\"\\",
+    escape_help: "use \\n, \\r, \\t, \\', \\\", \\\\ or \\xNN (two hex digits)",
+};
 
 struct EnvParser<'a> {
     input: &'a [u8],
@@ -285,16 +342,40 @@ impl EnvParser<'_> {
     fn value(&mut self) -> Option<Vec<u8>> {
         let after_equals = self.position;
         self.skip_blanks();
-        let value = match self.peek() {
-            Some(b'"') => self.double_quoted(),
-            Some(b'\'') => self.single_quoted(),
-            _ => {
-                self.position = after_equals;
-                return Some(self.unquoted());
-            }
-        };
+        if !matches!(self.rest(), [b'"' | b'\'', ..] | [b'$', b'\'', ..]) {
+            self.position = after_equals;
+            return Some(self.unquoted());
+        }
+        let value = self.quoted_word();
         let line_is_clean = self.end_after_quote();
         value.filter(|_| line_is_clean)
+    }
+
+    /// Quoted pieces with nothing between them, joined as a shell joins them: `'…'`, `"…"`,
+    /// `$'…'`, and after the first piece `\'` (a single quote) and a backslash that ends a
+    /// line (nothing), so `'it'\''s'` and export's `''\` + newline + `$'…'` read back.
+    fn quoted_word(&mut self) -> Option<Vec<u8>> {
+        let mut word = Some(Vec::new());
+        loop {
+            let piece = match self.rest() {
+                [b'\'', ..] => self.single_quoted(),
+                [b'"', ..] => self.escaping_quoted(&DOUBLE_QUOTES),
+                [b'$', b'\'', ..] => {
+                    self.bump();
+                    self.escaping_quoted(&ANSI_C_QUOTES)
+                }
+                [b'\\', b'\'', ..] => {
+                    self.position += 2;
+                    Some(vec![b'\''])
+                }
+                [b'\\', b'\n', ..] | [b'\\', b'\r', b'\n', ..] => {
+                    self.skip_line();
+                    Some(Vec::new())
+                }
+                _ => return word,
+            };
+            word = word.zip(piece).map(|(word, piece)| [word, piece].concat());
+        }
     }
 
     /// The rest of the line, up to a comment (`#` after a blank), trimmed.
@@ -321,8 +402,8 @@ impl EnvParser<'_> {
         clean
     }
 
-    /// A double-quoted value from its opening quote; escapes decoded.
-    fn double_quoted(&mut self) -> Option<Vec<u8>> {
+    /// A value in `quotes` from its opening quote; escapes decoded.
+    fn escaping_quoted(&mut self, quotes: &EscapingQuotes) -> Option<Vec<u8>> {
         let opened_on = self.line;
         self.bump();
         let mut value = Vec::new();
@@ -332,12 +413,15 @@ impl EnvParser<'_> {
                 None => {
                     self.problem(
                         opened_on,
-                        "the double quote opened here is never closed: add the closing '\"'",
+                        format!(
+                            "the {} opened here is never closed: add the closing {}",
+                            quotes.opening, quotes.closing_hint
+                        ),
                     );
                     return None;
                 }
-                Some(b'"') => return escapes_valid.then_some(value),
-                Some(b'\\') => match self.escape() {
+                Some(byte) if byte == quotes.close => return escapes_valid.then_some(value),
+                Some(b'\\') => match self.escape(quotes) {
                     Some(byte) => value.push(byte),
                     None => escapes_valid = false,
                 },
@@ -347,20 +431,23 @@ impl EnvParser<'_> {
         }
     }
 
-    /// The byte an escape stands for, after its backslash.
-    fn escape(&mut self) -> Option<u8> {
+    /// The byte an escape in `quotes` stands for, after its backslash.
+    fn escape(&mut self, quotes: &EscapingQuotes) -> Option<u8> {
         let line = self.line;
         let byte = match self.peek() {
             Some(b'n') => Some(b'\n'),
             Some(b'r') => Some(b'\r'),
             Some(b't') => Some(b'\t'),
-            Some(quoted @ (b'"' | b'\\' | b'$')) => Some(quoted),
+            Some(quoted) if quotes.literal_after_backslash.contains(&quoted) => Some(quoted),
             Some(b'x') => {
                 self.bump();
                 return self.hex_byte().or_else(|| {
                     self.problem(
                         line,
-                        format!("'\\x' must be followed by two hex digits: {ESCAPE_HELP}"),
+                        format!(
+                            "'\\x' must be followed by two hex digits: {}",
+                            quotes.escape_help
+                        ),
                     );
                     None
                 });
@@ -374,7 +461,7 @@ impl EnvParser<'_> {
             // The unknown character is not shown: it is part of a value.
             None => self.problem(
                 line,
-                format!("unknown escape in double quotes: {ESCAPE_HELP}"),
+                format!("unknown escape in {}: {}", quotes.name, quotes.escape_help),
             ),
         }
         byte
@@ -415,29 +502,106 @@ impl EnvParser<'_> {
     }
 }
 
-/// Writes entries as `KEY="VALUE"` lines, every value double-quoted and escaped so that any
-/// bytes (newlines, quotes, `$`, `#`, edge blanks, non-UTF-8) read back exactly.
+/// Writes entries as `KEY=VALUE` lines that POSIX shells, bash, zsh and docker compose read as
+/// data, never as code: each value is quoted as [`Quoting`] chooses, and a key that is not a
+/// shell variable name gets `export ` before it, so a shell refuses the line ("not a valid
+/// identifier") instead of running the line as a command.
 pub fn write_env(entries: &[Entry]) -> Vec<u8> {
     let mut out = Vec::new();
     for entry in entries {
+        if !is_shell_name(&entry.key) {
+            out.extend_from_slice(b"export ");
+        }
         out.extend_from_slice(entry.key.as_bytes());
-        out.extend_from_slice(b"=\"");
-        escape_into(&mut out, value_bytes(&entry.value));
-        out.extend_from_slice(b"\"\n");
+        out.push(b'=');
+        quote_value_into(&mut out, value_bytes(&entry.value));
+        out.push(b'\n');
     }
     out
 }
 
-fn escape_into(out: &mut Vec<u8>, value: &[u8]) {
+/// A name a shell can assign: letters, digits and `_`, not starting with a digit.
+fn is_shell_name(key: &str) -> bool {
+    key.bytes()
+        .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
+        && key
+            .bytes()
+            .next()
+            .is_some_and(|first| !first.is_ascii_digit())
+}
+
+/// How export quotes a value: the first form that reads back exactly in every reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quoting {
+    /// `'v'`, read alike by sh, bash, zsh, compose and import. Not for a `'`, nor for a
+    /// value ending in an odd run of backslashes: compose takes `\'` inside single quotes as
+    /// an escaped quote.
+    Single,
+    /// `"v"` with a backslash before `\`, `"` and `$`, read alike by sh, bash, zsh, compose and
+    /// import. Not for a backtick: shells need `` \` `` where compose keeps the backslash.
+    Double,
+    /// `''\` + newline + `$'v'`, with `\n`, `\r`, `\t`, `\\` and `\xHH` for control characters,
+    /// `'` and bytes that are not UTF-8: exact in bash, zsh, ksh and POSIX.1-2024 shells (bash
+    /// ends the value at a NUL byte). A shell without `$'…'` reads the body as `$` and single-
+    /// quoted text, inert (there is no `'` inside); compose stops at the `\` with an error that
+    /// shows no value instead of reading a wrong one.
+    AnsiC,
+}
+
+fn quoting(value: &[u8]) -> Quoting {
+    let Ok(text) = std::str::from_utf8(value) else {
+        return Quoting::AnsiC;
+    };
+    let trailing_backslashes = text.bytes().rev().take_while(|&byte| byte == b'\\').count();
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        Quoting::AnsiC
+    } else if !text.contains('\'') && trailing_backslashes % 2 == 0 {
+        Quoting::Single
+    } else if !text.contains('`') {
+        Quoting::Double
+    } else {
+        Quoting::AnsiC
+    }
+}
+
+fn quote_value_into(out: &mut Vec<u8>, value: &[u8]) {
+    match quoting(value) {
+        Quoting::Single => {
+            out.push(b'\'');
+            out.extend_from_slice(value);
+            out.push(b'\'');
+        }
+        Quoting::Double => {
+            out.push(b'"');
+            for &byte in value {
+                if matches!(byte, b'\\' | b'"' | b'$') {
+                    out.push(b'\\');
+                }
+                out.push(byte);
+            }
+            out.push(b'"');
+        }
+        Quoting::AnsiC => {
+            out.extend_from_slice(b"''\\\n$'");
+            ansi_c_escape_into(out, value);
+            out.push(b'\'');
+        }
+    }
+}
+
+fn ansi_c_escape_into(out: &mut Vec<u8>, value: &[u8]) {
     for chunk in value.utf8_chunks() {
         for character in chunk.valid().chars() {
             match character {
                 '\n' => out.extend_from_slice(b"\\n"),
                 '\r' => out.extend_from_slice(b"\\r"),
                 '\t' => out.extend_from_slice(b"\\t"),
-                '"' | '\\' | '$' => out.extend_from_slice(&[b'\\', character as u8]),
-                control if control.is_control() => {
-                    hex_escape_into(out, control.encode_utf8(&mut [0; 4]).as_bytes());
+                '\\' => out.extend_from_slice(b"\\\\"),
+                special if special == '\'' || special.is_control() => {
+                    hex_escape_into(out, special.encode_utf8(&mut [0; 4]).as_bytes());
                 }
                 printable => out.extend_from_slice(printable.encode_utf8(&mut [0; 4]).as_bytes()),
             }
@@ -759,8 +923,14 @@ more
                 "line 5: the value of 'EMPTY' is empty: secret values cannot be empty".to_string(),
                 "line 6: the value of 'QUOTED_EMPTY' is empty: secret values cannot be empty"
                     .to_string(),
-                format!("line 7: unknown escape in double quotes: {ESCAPE_HELP}"),
-                format!("line 8: '\\x' must be followed by two hex digits: {ESCAPE_HELP}"),
+                format!(
+                    "line 7: unknown escape in double quotes: {}",
+                    DOUBLE_QUOTES.escape_help
+                ),
+                format!(
+                    "line 8: '\\x' must be followed by two hex digits: {}",
+                    DOUBLE_QUOTES.escape_help
+                ),
                 "line 9: unexpected text after the closing quote: start a comment with ' #'"
                     .to_string(),
                 format!("line 10: {}", validate_key_name("user@host").unwrap_err()),
@@ -798,16 +968,87 @@ more
     }
 
     #[test]
-    fn write_env_quotes_and_escapes_everything_special() {
+    fn write_env_picks_the_first_quoting_every_reader_agrees_on() {
         let entries = [
-            entry("A", text("plain"), 0),
-            entry("B", text("a\"b\\c$d\ne\rf\tg #h =i 'j' é"), 0),
-            entry("C", bytes(b"\x00\x7f\xff"), 0),
-            entry("D", text(" edges "), 0),
+            entry("PLAIN", text("a\"b $HOME `cmd` #h\n\ttab é"), 0),
+            entry("APOSTROPHE", text("it's \"$x\" \\"), 0),
+            entry("WINDOWS_DIR", text("C:\\dir\\"), 0),
+            entry("BOTH", text("it's `cmd`"), 0),
+            entry("CONTROL", text("a\rb\u{1b}c\\'"), 0),
+            entry("BINARY", bytes(b"\x00\xff"), 0),
+            entry("EVEN", text("a\\\\"), 0),
         ];
         assert_eq!(
             String::from_utf8(write_env(&entries)).unwrap(),
-            "A=\"plain\"\nB=\"a\\\"b\\\\c\\$d\\ne\\rf\\tg #h =i 'j' é\"\nC=\"\\x00\\x7f\\xff\"\nD=\" edges \"\n"
+            concat!(
+                "PLAIN='a\"b $HOME `cmd` #h\n\ttab é'\n",
+                "APOSTROPHE=\"it's \\\"\\$x\\\" \\\\\"\n",
+                "WINDOWS_DIR=\"C:\\\\dir\\\\\"\n",
+                "BOTH=''\\\n$'it\\x27s `cmd`'\n",
+                "CONTROL=''\\\n$'a\\rb\\x1bc\\\\\\x27'\n",
+                "BINARY=''\\\n$'\\x00\\xff'\n",
+                "EVEN='a\\\\'\n",
+            )
+        );
+    }
+
+    #[test]
+    fn keys_a_shell_cannot_assign_are_written_after_export() {
+        let entries = [
+            entry("db.password", text("x"), 0),
+            entry("1ST", text("x"), 0),
+            entry("a-b", text("x"), 0),
+            entry("_ok_1", text("x"), 0),
+        ];
+        assert_eq!(
+            String::from_utf8(write_env(&entries)).unwrap(),
+            "export db.password='x'\nexport 1ST='x'\nexport a-b='x'\n_ok_1='x'\n"
+        );
+    }
+
+    #[test]
+    fn shell_style_pieces_are_joined() {
+        assert_eq!(
+            env(
+                "A='it'\\''s'\nB=''\\\n$'\\x00\\n\\'\\\"\\\\'\nC=\"x\"'y'$'z' # c\nD=''\\\r\n'crlf'\n"
+            ),
+            vec![
+                entry("A", text("it's"), 1),
+                entry("B", text("\0\n'\"\\"), 2),
+                entry("C", text("xyz"), 4),
+                entry("D", text("crlf"), 5)
+            ]
+        );
+    }
+
+    #[test]
+    fn ansi_c_quotes_refuse_what_bash_would_read_differently() {
+        assert_eq!(
+            env_problems("A=$'\\$x'\nB=$'\\x4'\nC=$'open\n"),
+            vec![
+                format!(
+                    "line 1: unknown escape in $'...' quotes: {}",
+                    ANSI_C_QUOTES.escape_help
+                ),
+                format!(
+                    "line 2: '\\x' must be followed by two hex digits: {}",
+                    ANSI_C_QUOTES.escape_help
+                ),
+                "line 3: the $' quote opened here is never closed: add the closing \"'\""
+                    .to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_file_bound_is_a_full_scope_in_the_longest_encoding() {
+        assert_eq!(MAX_FILE_BYTES, 787_456_000);
+        let longest_json_value = write_json(&[entry("k", text(&"\0".repeat(8)), 0)]);
+        assert!(
+            String::from_utf8(longest_json_value)
+                .unwrap()
+                .contains(&"\\u0000".repeat(8)),
+            "JSON writes a NUL in {MAX_ENCODED_BYTES_PER_BYTE} bytes"
         );
     }
 
@@ -974,6 +1215,47 @@ more
         "\"",
     ];
 
+    /// Pieces of text that shells or compose treat specially, and commands that would create
+    /// the file `pwned` if a reader ran them.
+    const NASTY_PIECES: &[&str] = &[
+        "`touch pwned`",
+        "$(touch pwned)",
+        ";touch pwned;",
+        "'",
+        "\"",
+        "\\",
+        "\\'",
+        "'\\''",
+        "`",
+        "$(",
+        ")",
+        "$",
+        "${HOME}",
+        "$'",
+        "#",
+        " ",
+        "\t",
+        "\n",
+        "\r\n",
+        "\r",
+        "!",
+        "&&",
+        "é",
+        "\u{1b}",
+        "\u{7f}",
+        "\u{85}",
+        "\u{2028}",
+    ];
+
+    /// Any UTF-8 text without NUL, mostly made of [`NASTY_PIECES`].
+    fn nasty_text() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            3 => prop::sample::select(NASTY_PIECES).prop_map(str::to_owned),
+            1 => any::<char>().prop_filter("no NUL", |&c| c != '\0').prop_map(String::from),
+        ];
+        prop::collection::vec(piece, 1..12).prop_map(|pieces| pieces.concat())
+    }
+
     proptest! {
         #[test]
         fn env_round_trips_any_bytes(pairs in entries_strategy()) {
@@ -981,7 +1263,19 @@ more
             prop_assert!(parsed.is_ok(), "{:?}", parsed);
             let parsed = parsed.unwrap_or_default();
             prop_assert_eq!(keys_and_bytes(&parsed), pairs);
-            prop_assert!(parsed.iter().enumerate().all(|(index, entry)| entry.line == index + 1));
+            prop_assert!(parsed.windows(2).all(|pair| pair[0].line < pair[1].line));
+        }
+
+        #[test]
+        fn env_round_trips_nasty_text(values in prop::collection::vec(nasty_text(), 1..8)) {
+            let pairs: Vec<(String, Vec<u8>)> = values
+                .into_iter()
+                .enumerate()
+                .map(|(index, value)| (format!("V{index}"), value.into_bytes()))
+                .collect();
+            let parsed = parse_env(&write_env(&to_entries(&pairs)));
+            prop_assert!(parsed.is_ok(), "{:?}", parsed);
+            prop_assert_eq!(keys_and_bytes(&parsed.unwrap_or_default()), pairs);
         }
 
         #[test]
@@ -990,15 +1284,16 @@ more
             prop_assert!(parsed.is_ok(), "{:?}", parsed);
             prop_assert_eq!(keys_and_bytes(&parsed.unwrap_or_default()), pairs);
         }
+    }
+
+    proptest! {
+        #![proptest_config(crate::fuzzing::fuzz_config())]
 
         #[test]
-        fn arbitrary_bytes_never_panic(content in prop::collection::vec(any::<u8>(), 0..500)) {
-            let _ = parse_env(&content);
-            let _ = parse_json(&content);
-        }
-
-        #[test]
-        fn env_like_input_never_panics_and_problems_have_lines(content in fragments(ENV_PIECES)) {
+        fn fuzz_dotenv_reader(content in prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..500),
+            fragments(ENV_PIECES),
+        ]) {
             if let Err(problems) = parse_env(&content) {
                 prop_assert!(!problems.is_empty());
                 prop_assert!(problems.iter().all(|problem| problem.line.is_some()));
@@ -1006,9 +1301,132 @@ more
         }
 
         #[test]
-        fn json_like_input_never_panics(content in fragments(JSON_PIECES)) {
+        fn fuzz_json_import(content in prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..500),
+            fragments(JSON_PIECES),
+        ]) {
             if let Err(problems) = parse_json(&content) {
                 prop_assert!(!problems.is_empty());
+            }
+        }
+    }
+
+    /// Sourcing exported files in real shells: nothing runs, and the values arrive exactly.
+    #[cfg(unix)]
+    mod shells {
+        use super::*;
+        use std::process::Command;
+
+        /// Runs `script` with `shell -c` in `dir`, with only PATH from the environment.
+        fn run_shell(shell: &str, dir: &Path, script: &str) -> std::process::Output {
+            Command::new(shell)
+                .arg("-c")
+                .arg(script)
+                .current_dir(dir)
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .output()
+                .expect("the shell runs")
+        }
+
+        /// The values `shell` holds after `set -a; . ./values.env`, one per `V<index>` key,
+        /// and whether anything created the file `pwned`.
+        fn source_exported(shell: &str, values: &[String]) -> (Vec<Vec<u8>>, bool) {
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let entries: Vec<Entry> = values
+                .iter()
+                .enumerate()
+                .map(|(index, value)| entry(&format!("V{index}"), text(value), index))
+                .collect();
+            std::fs::write(dir.path().join("values.env"), write_env(&entries))
+                .expect("the file is written");
+            let printed: Vec<String> = (0..values.len())
+                .map(|index| format!("\"$V{index}\""))
+                .collect();
+            let script = format!(
+                "set -a; . ./values.env; printf '%s\\0' {}",
+                printed.join(" ")
+            );
+            let output = run_shell(shell, dir.path(), &script);
+            assert!(
+                output.status.success(),
+                "{shell}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let mut sourced: Vec<Vec<u8>> = output
+                .stdout
+                .split(|&byte| byte == 0)
+                .map(<[u8]>::to_vec)
+                .collect();
+            sourced.pop();
+            (sourced, dir.path().join("pwned").exists())
+        }
+
+        proptest! {
+            // Two shells per case and many values per shell keep the normal run short.
+            #![proptest_config(ProptestConfig::with_cases(48))]
+
+            #[test]
+            fn bash_sources_every_utf8_value_exactly_and_runs_nothing(
+                values in prop::collection::vec(nasty_text(), 16)
+            ) {
+                let (sourced, pwned) = source_exported("bash", &values);
+                prop_assert!(!pwned, "sourcing ran a command");
+                let expected: Vec<Vec<u8>> =
+                    values.iter().map(|value| value.as_bytes().to_vec()).collect();
+                prop_assert_eq!(sourced, expected);
+            }
+
+            #[test]
+            fn sh_runs_nothing_and_reads_portable_quoting_exactly(
+                values in prop::collection::vec(nasty_text(), 16)
+            ) {
+                let (sourced, pwned) = source_exported("sh", &values);
+                prop_assert!(!pwned, "sourcing ran a command");
+                prop_assert_eq!(sourced.len(), values.len());
+                for (sourced, value) in sourced.iter().zip(&values) {
+                    if quoting(value.as_bytes()) != Quoting::AnsiC {
+                        prop_assert_eq!(sourced, value.as_bytes());
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn bash_cuts_a_value_at_nul_and_keeps_bytes_that_are_not_utf8() {
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let entries = [
+                entry("NUL", bytes(b"a\x00b"), 0),
+                entry("BINARY", bytes(b"\xff\xfe'`"), 0),
+            ];
+            std::fs::write(dir.path().join("values.env"), write_env(&entries))
+                .expect("the file is written");
+            let output = run_shell(
+                "bash",
+                dir.path(),
+                "set -a; . ./values.env; printf '%s|' \"$NUL\" \"$BINARY\"",
+            );
+            assert_eq!(output.stdout, b"a|\xff\xfe'`|");
+        }
+
+        #[test]
+        fn a_key_that_is_not_a_shell_name_runs_no_command() {
+            // Written as `key=value`, the line would run the program named `x.y=pwn`.
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let program = dir.path().join("x.y=pwn");
+            std::fs::write(&program, "#!/bin/sh\ntouch pwned\n").expect("the program is written");
+            let mut permissions = std::fs::metadata(&program).expect("metadata").permissions();
+            std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+            std::fs::set_permissions(&program, permissions).expect("the program is executable");
+            std::fs::write(
+                dir.path().join("values.env"),
+                write_env(&[entry("x.y", text("pwn"), 0)]),
+            )
+            .expect("the file is written");
+            for shell in ["bash", "sh"] {
+                let script = "PATH=\"$PWD:$PATH\"; set -a; . ./values.env; true";
+                run_shell(shell, dir.path(), script);
+                assert!(!dir.path().join("pwned").exists(), "{shell} ran a command");
             }
         }
     }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drive the official Databricks SDK for Python against databricks-emulator.
 
-Not run by CI. Try it:
+Run by examples/python_sdk_checks.sh (with the OAuth check), or by hand:
 
     python3 -m venv /tmp/sdkvenv && /tmp/sdkvenv/bin/pip install databricks-sdk
     cargo run -p databricks-emulator -- exec -- /tmp/sdkvenv/bin/python emulator/examples/python_sdk_check.py

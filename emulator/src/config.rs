@@ -1,10 +1,13 @@
 //! What the emulator is started with: who may call it, limits, where state lives.
 
 use crate::error::Error;
+use crate::identity::{Cloud, DEFAULT_AZURE_TENANT_ID, DEFAULT_TOKEN_TTL, FederationPolicy};
+use crate::pacing::RateLimit;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// The built-in workspace admin, always present.
 pub const DEFAULT_ADMIN: &str = "admin@example.com";
@@ -47,6 +50,29 @@ pub struct Config {
     pub max_secrets_per_scope: usize,
     /// Where the state is persisted (read at start, rewritten after each change); `None` = memory.
     pub state_path: Option<PathBuf>,
+    /// Delay before every answer (except the control API's), like a far-away workspace.
+    pub latency: Duration,
+    /// A token bucket over the Secrets API; `None` = unlimited.
+    pub rate_limit: Option<RateLimit>,
+    /// Whether a throttled answer carries `Retry-After` (the real service's does).
+    pub retry_after: bool,
+    /// OAuth service principals `(client id, secret)`; the client id is their name in ACLs.
+    pub service_principals: Vec<(String, String)>,
+    /// Workload identity federation policies, for the token exchange grant.
+    pub federation_policies: Vec<FederationPolicy>,
+    /// Approve every authorization request as this user, without a page.
+    pub login_as: Option<String>,
+    /// Lifetime of the access tokens the emulator issues.
+    pub token_ttl: Duration,
+    /// The cloud the workspace reports; Azure also accepts Entra ID tokens and answers
+    /// `/aad/auth`.
+    pub cloud: Cloud,
+    /// The Entra ID tenant of the workspace.
+    pub azure_tenant_id: String,
+    /// Entra ID applications `(client id, secret)` for the client credentials grant.
+    pub azure_service_principals: Vec<(String, String)>,
+    /// Client ids of managed identities; the first answers requests naming none.
+    pub managed_identities: Vec<String>,
 }
 
 impl Default for Config {
@@ -60,25 +86,52 @@ impl Default for Config {
             max_scopes: DEFAULT_MAX_SCOPES,
             max_secrets_per_scope: DEFAULT_MAX_SECRETS_PER_SCOPE,
             state_path: None,
+            latency: Duration::ZERO,
+            rate_limit: None,
+            retry_after: true,
+            service_principals: Vec::new(),
+            federation_policies: Vec::new(),
+            login_as: None,
+            token_ttl: DEFAULT_TOKEN_TTL,
+            cloud: Cloud::default(),
+            azure_tenant_id: DEFAULT_AZURE_TENANT_ID.to_string(),
+            azure_service_principals: Vec::new(),
+            managed_identities: Vec::new(),
         }
     }
 }
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let user_names: Vec<&str> = self.users.iter().map(|(name, _)| name.as_str()).collect();
+        let names = |pairs: &[(String, String)]| -> Vec<String> {
+            pairs.iter().map(|(name, _)| name.clone()).collect()
+        };
         f.debug_struct("Config")
             .field("bind", &self.bind)
             .field(
                 "admin_tokens",
                 &format_args!("[{} redacted]", self.admin_tokens.len()),
             )
-            .field("users", &user_names)
+            .field("users", &names(&self.users))
             .field("admins", &self.admins)
             .field("groups", &self.groups)
             .field("max_scopes", &self.max_scopes)
             .field("max_secrets_per_scope", &self.max_secrets_per_scope)
             .field("state_path", &self.state_path)
+            .field("latency", &self.latency)
+            .field("rate_limit", &self.rate_limit)
+            .field("retry_after", &self.retry_after)
+            .field("service_principals", &names(&self.service_principals))
+            .field("federation_policies", &self.federation_policies)
+            .field("login_as", &self.login_as)
+            .field("token_ttl", &self.token_ttl)
+            .field("cloud", &self.cloud)
+            .field("azure_tenant_id", &self.azure_tenant_id)
+            .field(
+                "azure_service_principals",
+                &names(&self.azure_service_principals),
+            )
+            .field("managed_identities", &self.managed_identities)
             .finish()
     }
 }
@@ -129,6 +182,79 @@ impl Config {
 
     pub fn with_state_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.state_path = Some(path.into());
+        self
+    }
+
+    /// Delays every answer by `latency`.
+    pub fn with_latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// Throttles the Secrets API: over the limit, requests get `429 REQUEST_LIMIT_EXCEEDED`.
+    pub fn with_rate_limit(mut self, rate_limit: RateLimit) -> Self {
+        self.rate_limit = Some(rate_limit);
+        self
+    }
+
+    /// Throttled answers carry no `Retry-After` header.
+    pub fn without_retry_after(mut self) -> Self {
+        self.retry_after = false;
+        self
+    }
+
+    /// Adds an OAuth service principal (machine-to-machine, client credentials grant).
+    pub fn with_service_principal(
+        mut self,
+        client_id: impl Into<String>,
+        secret: impl Into<String>,
+    ) -> Self {
+        self.service_principals
+            .push((client_id.into(), secret.into()));
+        self
+    }
+
+    /// Adds a federation policy; its service principal exists even without a secret.
+    pub fn with_federation_policy(mut self, policy: FederationPolicy) -> Self {
+        self.federation_policies.push(policy);
+        self
+    }
+
+    /// Approves authorization requests as `user` without showing the page.
+    pub fn with_login_as(mut self, user: impl Into<String>) -> Self {
+        self.login_as = Some(user.into());
+        self
+    }
+
+    pub fn with_token_ttl(mut self, ttl: Duration) -> Self {
+        self.token_ttl = ttl;
+        self
+    }
+
+    pub fn with_cloud(mut self, cloud: Cloud) -> Self {
+        self.cloud = cloud;
+        self
+    }
+
+    pub fn with_azure_tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
+        self.azure_tenant_id = tenant_id.into();
+        self
+    }
+
+    /// Adds an Entra ID application that gets tokens with the client credentials grant.
+    pub fn with_azure_service_principal(
+        mut self,
+        client_id: impl Into<String>,
+        secret: impl Into<String>,
+    ) -> Self {
+        self.azure_service_principals
+            .push((client_id.into(), secret.into()));
+        self
+    }
+
+    /// Adds a managed identity (the first one is the default identity).
+    pub fn with_managed_identity(mut self, client_id: impl Into<String>) -> Self {
+        self.managed_identities.push(client_id.into());
         self
     }
 
@@ -194,6 +320,26 @@ impl Directory {
         self.user_by_token.get(token).map(String::as_str)
     }
 
+    /// Whether `name` is a configured user (one with a token).
+    pub fn has_user(&self, name: &str) -> bool {
+        self.user_by_token.values().any(|user| user == name)
+    }
+
+    /// The configured users, in name order.
+    pub fn users(&self) -> BTreeSet<&str> {
+        self.user_by_token.values().map(String::as_str).collect()
+    }
+
+    /// The groups `principal` belongs to, `users` first.
+    pub fn groups_of(&self, principal: &str) -> Vec<&str> {
+        let named = self
+            .groups
+            .iter()
+            .filter(|(name, members)| *name != ALL_USERS_GROUP && members.contains(principal))
+            .map(|(name, _)| name.as_str());
+        std::iter::once(ALL_USERS_GROUP).chain(named).collect()
+    }
+
     pub fn is_admin(&self, user: &str) -> bool {
         self.admins.contains(user) || self.is_member(user, ADMINS_GROUP)
     }
@@ -257,10 +403,13 @@ mod tests {
         let config = Config::default()
             .with_token("very-secret")
             .with_user("a", "also-secret");
+        let config = config
+            .with_service_principal("sp", "sp-secret")
+            .with_azure_service_principal("azure-sp", "azure-secret");
         let text = format!("{config:?}");
-        assert!(
-            !text.contains("very-secret") && !text.contains("also-secret"),
-            "{text}"
-        );
+        for secret in ["very-secret", "also-secret", "sp-secret", "azure-secret"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert!(text.contains("azure-sp"), "{text}");
     }
 }

@@ -49,6 +49,14 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, "PERMISSION_DENIED", message)
     }
 
+    pub fn request_limit_exceeded(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "REQUEST_LIMIT_EXCEEDED",
+            message,
+        )
+    }
+
     pub fn unauthenticated(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message)
     }
@@ -83,6 +91,51 @@ impl ApiError {
 
     pub fn body(&self) -> Value {
         json!({ "error_code": self.error_code, "message": self.message })
+    }
+}
+
+/// An OAuth 2.0 error answer (RFC 6749 section 5.2): `{"error", "error_description"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    pub status: StatusCode,
+    pub error: &'static str,
+    pub description: String,
+}
+
+impl OAuthError {
+    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        OAuthError {
+            status,
+            error,
+            description: description.into(),
+        }
+    }
+
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    /// Unknown client or wrong secret: 401, as RFC 6749 asks.
+    pub fn invalid_client(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_client", description)
+    }
+
+    pub fn invalid_grant(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
+    }
+
+    pub fn unsupported_grant_type(grant_type: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            format!(
+                "Unsupported grant_type {grant_type:?}: use client_credentials, authorization_code, refresh_token or urn:ietf:params:oauth:grant-type:token-exchange"
+            ),
+        )
+    }
+
+    pub fn body(&self) -> Value {
+        json!({ "error": self.error, "error_description": self.description })
     }
 }
 

@@ -15,9 +15,11 @@
 //! [`Config::with_admin`] (`--admin NAME`) or membership of the group `admins`, groups from
 //! [`Config::with_group`] (`--group NAME=MEMBER,MEMBER`). Every user is in the group `users`.
 //! Requests authenticate with `Authorization: Bearer TOKEN`, or `Basic` with the user name and
-//! one of its tokens as password; anything else answers 401 `UNAUTHENTICATED`. A token that
-//! looks like a JWT (three base64url parts, starting with `eyJ`) counts as an Azure AD token,
-//! which creating an Azure Key Vault-backed scope needs.
+//! one of its tokens as password, or with a token the emulator issued (see "Identity
+//! provider"); anything else answers 401 `UNAUTHENTICATED`. Creating an Azure Key
+//! Vault-backed scope needs an Azure AD (Entra ID) token of a user: one the emulated Entra ID
+//! issued to a user, or a configured token that looks like a JWT (three base64url parts,
+//! starting with `eyJ`).
 //!
 //! # In tests
 //!
@@ -80,41 +82,93 @@
 //!
 //! ```json
 //! {"method": "POST", "path": "/api/2.0/secrets/put", "query": "", "query_params": {},
-//!  "body": {"scope": "s", "key": "k", "string_value": "***"}, "user": "admin@example.com",
+//!  "body": {"scope": "s", "key": "k", "string_value": "***"}, "auth_scheme": "Bearer",
+//!  "user": "admin@example.com",
 //!  "status": 200, "fault": false, "received_at_ms": 1767225600000}
 //! ```
 //!
-//! `string_value`, `bytes_value`, `value`, `token` and `password` fields are replaced by `***`
-//! at any depth; a body that is not JSON is logged as a note like `"<12 bytes, not JSON>"`;
+//! `string_value`, `bytes_value`, `value`, `token` and `password` fields (and in token requests
+//! `client_secret`, `code`, `code_verifier`, `refresh_token`, `access_token`, `id_token`,
+//! `assertion`, `client_assertion`, `subject_token`) are replaced by `***` at any depth, in
+//! query strings too; a form body (`application/x-www-form-urlencoded`) is logged as an object;
+//! `auth_scheme` is the scheme of the `Authorization` header (`Bearer`, `Basic`), never its
+//! credentials; a body that is not JSON is logged as a note like `"<12 bytes, not JSON>"`;
 //! `status` is `null` for a dropped connection; `user` is `null` when the request did not
 //! authenticate. `DELETE /__emulator/requests` clears the log. Requests to `/__emulator/...`
 //! are neither logged nor faulted.
+//!
+//! # Latency and rate limit (pacing)
+//!
+//! [`Config::with_latency`] (`--latency MS`) delays every answer except the control API's.
+//! [`Config::with_rate_limit`] (`--rate-limit RPS[/BURST]`, burst default: RPS rounded up) is a
+//! token bucket over `/api/2.0/secrets/...` for the whole workspace: a request finding it empty
+//! is answered `429` `{"error_code": "REQUEST_LIMIT_EXCEEDED", ...}` with `Retry-After: N`
+//! (whole seconds until a token is free, at least 1) unless [`Config::without_retry_after`]
+//! (`--no-retry-after`). A faulted request does not take a token.
+//!
+//! `GET /__emulator/pacing` (admin token) answers
+//! `{"latency_ms": 50, "rate_limit": {"requests_per_second": 200.0, "burst": 200},
+//! "retry_after": true, "throttled": 12}`; `POST` with any of `latency_ms`, `rate_limit`
+//! (`null` removes it; a new limit starts with a full bucket) and `retry_after` changes them;
+//! `DELETE` zeroes `throttled` and refills the bucket. In-process: [`Emulator::set_latency`],
+//! [`Emulator::set_rate_limit`], [`Emulator::throttled_count`], [`Emulator::reset_throttling`].
+//!
+//! # Identity provider
+//!
+//! The emulator is also the workspace's OAuth server (discovery, `/oidc/v1/token` with the
+//! client credentials, authorization code + PKCE, refresh token and token exchange grants,
+//! `/oidc/v1/authorize`), answers SCIM `Me`, and with [`Cloud::Azure`] emulates Entra ID
+//! (`/aad/auth`, `/TENANT/oauth2/token`, the managed-identity endpoint `/msi/token`); fake
+//! GitHub Actions and Azure Pipelines ID-token endpoints serve federation tests. Configure it
+//! with [`Config::with_service_principal`], [`Config::with_federation_policy`],
+//! [`Config::with_login_as`], [`Config::with_token_ttl`], [`Config::with_cloud`],
+//! [`Config::with_azure_service_principal`] and [`Config::with_managed_identity`]; revoke
+//! issued tokens with [`Emulator::revoke_tokens`]; get a user's Entra ID token with
+//! [`Emulator::entra_user_token`]. The wire formats are in the crate's `README.md`.
 
+mod ci_tokens;
 mod config;
 mod control;
+mod entra;
 mod error;
 mod faults;
 mod fields;
+mod identity;
+mod jwt;
+mod oauth;
+mod pacing;
 mod requests;
+mod scim;
 mod server;
 mod store;
 mod workspace;
 
+pub use ci_tokens::{AZURE_DEVOPS_ISSUER, CI_REQUEST_TOKEN, GITHUB_DEFAULT_SUBJECT, GITHUB_ISSUER};
 pub use config::{
     ADMINS_GROUP, ALL_USERS_GROUP, Config, DEFAULT_ADMIN, DEFAULT_ADMIN_TOKEN, DEFAULT_MAX_SCOPES,
     DEFAULT_MAX_SECRETS_PER_SCOPE,
 };
+pub use entra::{
+    AZURE_DATABRICKS_LOGIN_APP_ID, AZURE_SERVICE_MANAGEMENT_RESOURCE, IDENTITY_HEADER_VALUE,
+};
 pub use error::Error;
 pub use faults::Fault;
+pub use identity::{
+    Cloud, DATABRICKS_CLI_CLIENT_ID, DEFAULT_AZURE_TENANT_ID, DEFAULT_TOKEN_TTL, FederationPolicy,
+};
+pub use pacing::RateLimit;
 pub use requests::LoggedRequest;
 pub use server::MAX_BODY_BYTES;
 pub use store::Permission;
 pub use workspace::MAX_VALUE_BYTES;
 
+use identity::IdentityProvider;
+use pacing::Pacing;
 use server::Shared;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use store::State;
 use tokio::sync::oneshot;
 use workspace::{Limits, Workspace};
@@ -132,25 +186,26 @@ impl Emulator {
     /// Binds `config.bind`, loads the state file if any, and serves on a background thread.
     /// Returns once the socket is listening.
     pub fn start(config: Config) -> Result<Emulator, Error> {
-        let directory = config.directory()?;
+        let directory = Arc::new(config.directory()?);
+        let identity = IdentityProvider::new(&config, &directory)?;
+        if let Some(rate_limit) = &config.rate_limit {
+            rate_limit
+                .validate()
+                .map_err(|problem| Error::Config(format!("invalid rate limit: {problem}")))?;
+        }
         let state = match &config.state_path {
             Some(path) => load_or_create_state(path)?,
             None => State::default(),
         };
         let workspace = Workspace {
             state,
-            directory,
+            directory: Arc::clone(&directory),
             limits: Limits {
                 max_scopes: config.max_scopes,
                 max_secrets_per_scope: config.max_secrets_per_scope,
             },
             state_path: config.state_path.clone(),
         };
-        let shared = Arc::new(Shared {
-            workspace: Mutex::new(workspace),
-            faults: Mutex::default(),
-            log: Mutex::default(),
-        });
         let bind_error = |source| Error::Bind {
             addr: config.bind,
             source,
@@ -166,6 +221,19 @@ impl Emulator {
             let _context = runtime.enter();
             tokio::net::TcpListener::from_std(listener).map_err(bind_error)?
         };
+        let shared = Arc::new(Shared {
+            addr,
+            directory,
+            identity,
+            workspace: Mutex::new(workspace),
+            faults: Mutex::default(),
+            log: Mutex::default(),
+            pacing: Mutex::new(Pacing::new(
+                config.latency,
+                config.rate_limit,
+                config.retry_after,
+            )),
+        });
         let (shutdown, shutdown_received) = oneshot::channel();
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -227,6 +295,52 @@ impl Emulator {
 
     pub fn clear_faults(&self) {
         lock(&self.shared.faults).clear();
+    }
+
+    /// Delays every later answer by `latency` (like `POST /__emulator/pacing`).
+    pub fn set_latency(&self, latency: Duration) {
+        lock(&self.shared.pacing).set_latency(latency);
+    }
+
+    /// Replaces the Secrets API rate limit (`None` removes it); the bucket starts full.
+    ///
+    /// # Panics
+    ///
+    /// If the limit is invalid (see [`RateLimit::validate`]): that is a mistake in the test.
+    #[track_caller]
+    pub fn set_rate_limit(&self, rate_limit: Option<RateLimit>) {
+        if let Some(Err(problem)) = rate_limit.as_ref().map(RateLimit::validate) {
+            panic!("invalid rate limit {rate_limit:?}: {problem}");
+        }
+        lock(&self.shared.pacing).set_rate_limit(rate_limit);
+    }
+
+    /// How many requests the rate limit refused since the start or the last reset.
+    pub fn throttled_count(&self) -> u64 {
+        lock(&self.shared.pacing).throttled()
+    }
+
+    /// Zeroes the throttled count and refills the rate limit's bucket.
+    pub fn reset_throttling(&self) {
+        lock(&self.shared.pacing).reset();
+    }
+
+    /// Revokes every access and refresh token the emulator issued (of `principal` only, if
+    /// given), like `DELETE /__emulator/tokens`; returns how many.
+    pub fn revoke_tokens(&self, principal: Option<&str>) -> usize {
+        self.shared.identity.revoke(principal)
+    }
+
+    /// An Entra ID access token of the configured user `user` for the Azure Databricks
+    /// resource, as `az account get-access-token` would get it (like
+    /// `POST /__emulator/entra-token`).
+    pub fn entra_user_token(&self, user: &str) -> Result<String, String> {
+        let answer = control::entra_user_token(&self.shared, user, AZURE_DATABRICKS_LOGIN_APP_ID)
+            .map_err(|error| error.message)?;
+        Ok(answer["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
     }
 
     /// The stored bytes of a secret, for byte-exact checks.
@@ -293,6 +407,55 @@ fn load_or_create_state(path: &std::path::Path) -> Result<State, Error> {
         source,
     })?;
     Ok(state)
+}
+
+/// The current time in milliseconds since the Unix epoch.
+pub(crate) fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// The proptest configuration of the `fuzz_*` tests of the parsers of client input: `FUZZ_CASES`
+/// cases (default 256), so that `FUZZ_CASES=1000000 cargo test -p databricks-emulator --release
+/// fuzz_` runs them long.
+#[cfg(test)]
+pub(crate) fn fuzz_config() -> proptest::test_runner::Config {
+    let cases = std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok());
+    proptest::test_runner::Config {
+        cases: cases.unwrap_or(256),
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    }
+}
+
+/// `N` bytes from the operating system's secure random source.
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    // Only fails if the OS has no random source at all; then tokens would be guessable, and
+    // there is nothing sensible to continue with.
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .expect("the operating system's random source");
+    bytes
+}
+
+/// An unguessable token: `prefix` and 32 random bytes, base64url.
+pub(crate) fn random_token(prefix: &str) -> String {
+    use base64::Engine;
+    let random = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>());
+    format!("{prefix}{random}")
+}
+
+/// SHA-256 of `text`: stable identifiers derived from names, and PKCE.
+pub(crate) fn sha256(text: &str) -> [u8; 32] {
+    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    let mut bytes = [0u8; 32];
+    bytes.copy_from_slice(digest.as_ref());
+    bytes
 }
 
 /// Locks a mutex; a panic elsewhere while holding it does not make the data unusable here.

@@ -3,12 +3,14 @@
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use databricks_emulator::{
-    Config, DEFAULT_ADMIN_TOKEN, DEFAULT_MAX_SCOPES, DEFAULT_MAX_SECRETS_PER_SCOPE, Emulator,
+    Cloud, Config, DEFAULT_ADMIN_TOKEN, DEFAULT_AZURE_TENANT_ID, DEFAULT_MAX_SCOPES,
+    DEFAULT_MAX_SECRETS_PER_SCOPE, DEFAULT_TOKEN_TTL, Emulator, FederationPolicy, RateLimit,
 };
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 const AFTER_HELP: &str = "\
 Without --token and --user the only user is the admin admin@example.com with the token
@@ -23,6 +25,11 @@ serve prints `export DATABRICKS_HOST=...`, `export DATABRICKS_TOKEN=...` and
   eval \"$(databricks-emulator serve &)\"   # start in the background, export the variables
   ...                                      # run clients
   kill \"$DATABRICKS_EMULATOR_PID\"         # stop it
+
+OAuth: --service-principal adds clients for /oidc/v1/token (discovery at
+/oidc/.well-known/oauth-authorization-server); --login-as approves /oidc/v1/authorize without a
+browser; --cloud azure emulates Entra ID at /TENANT/oauth2/token and /msi/token. See the
+emulator's README.md.
 
 Examples:
   databricks-emulator exec -- ./provision-secrets.sh
@@ -79,6 +86,47 @@ struct ServerArgs {
     /// Maximum number of secrets in one scope
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_SECRETS_PER_SCOPE)]
     max_secrets_per_scope: usize,
+    /// Delay every answer by MS milliseconds, like a far-away workspace
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    latency: u64,
+    /// Throttle the Secrets API to RPS requests per second, bursts of BURST (default: RPS);
+    /// requests over it get 429 REQUEST_LIMIT_EXCEEDED
+    #[arg(long, value_name = "RPS[/BURST]")]
+    rate_limit: Option<RateLimit>,
+    /// Send no Retry-After header with the 429 answers of --rate-limit
+    #[arg(long)]
+    no_retry_after: bool,
+    /// An OAuth service principal for machine-to-machine auth (repeatable); its client id is
+    /// its name in ACLs
+    #[arg(long = "service-principal", value_name = "CLIENT_ID=SECRET", value_parser = parse_service_principal)]
+    service_principals: Vec<(String, String)>,
+    /// A workload identity federation policy (repeatable): the service principal CLIENT_ID
+    /// may exchange an unexpired JWT with these iss and sub (and aud; default: the token
+    /// endpoint URL) for a token
+    #[arg(
+        long = "federation",
+        value_name = "CLIENT_ID=ISSUER,SUBJECT[,AUDIENCE]"
+    )]
+    federation_policies: Vec<FederationPolicy>,
+    /// Approve OAuth logins (/oidc/v1/authorize) as this user, without a page
+    #[arg(long, value_name = "NAME")]
+    login_as: Option<String>,
+    /// Lifetime of the access tokens the emulator issues
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TOKEN_TTL.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    token_ttl: u64,
+    /// The cloud the workspace reports (aws, azure, gcp); azure also emulates Entra ID
+    #[arg(long, value_name = "CLOUD", default_value = "aws")]
+    cloud: Cloud,
+    /// The Entra ID tenant of an Azure workspace
+    #[arg(long, value_name = "TENANT_ID", default_value = DEFAULT_AZURE_TENANT_ID)]
+    azure_tenant_id: String,
+    /// An Entra ID application for the client credentials grant (repeatable)
+    #[arg(long = "azure-service-principal", value_name = "CLIENT_ID=SECRET", value_parser = parse_service_principal)]
+    azure_service_principals: Vec<(String, String)>,
+    /// A managed identity served at /msi/token (repeatable; the first is the default)
+    #[arg(long = "azure-managed-identity", value_name = "CLIENT_ID")]
+    managed_identities: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -106,6 +154,17 @@ impl ServerArgs {
             max_scopes: self.max_scopes,
             max_secrets_per_scope: self.max_secrets_per_scope,
             state_path: self.state.clone(),
+            latency: Duration::from_millis(self.latency),
+            rate_limit: self.rate_limit,
+            retry_after: !self.no_retry_after,
+            service_principals: self.service_principals.clone(),
+            federation_policies: self.federation_policies.clone(),
+            login_as: self.login_as.clone(),
+            token_ttl: Duration::from_secs(self.token_ttl),
+            cloud: self.cloud,
+            azure_tenant_id: self.azure_tenant_id.clone(),
+            azure_service_principals: self.azure_service_principals.clone(),
+            managed_identities: self.managed_identities.clone(),
         }
     }
 
@@ -124,6 +183,15 @@ fn parse_user(text: &str) -> Result<(String, String), String> {
             Ok((name.to_string(), token.to_string()))
         }
         _ => Err("expected NAME=TOKEN, e.g. alice@example.com=alice-token".into()),
+    }
+}
+
+fn parse_service_principal(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
+            Ok((id.to_string(), secret.to_string()))
+        }
+        _ => Err("expected CLIENT_ID=SECRET, e.g. ci-deployer=ci-secret".into()),
     }
 }
 

@@ -1,11 +1,14 @@
 //! The HTTP/1.1 server: accept loop, authentication, faults, routing, request log.
 
-use crate::error::ApiError;
+use crate::config::Directory;
+use crate::error::{ApiError, OAuthError};
 use crate::faults::{Fault, FaultQueue, default_error_code};
-use crate::fields::{Fields, query_map};
-use crate::requests::{LoggedRequest, logged_body};
+use crate::fields::Fields;
+use crate::identity::{Credential, IdentityProvider};
+use crate::pacing::{Pacing, Throttled};
+use crate::requests::{LoggedRequest, logged_body, logged_query};
 use crate::workspace::{Caller, Endpoint, Workspace};
-use crate::{control, lock};
+use crate::{ci_tokens, control, entra, jwt, lock, now_millis, oauth, scim};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use http_body_util::{BodyExt, Full};
@@ -17,8 +20,9 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use serde_json::{Value, json};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -30,17 +34,47 @@ const MAX_DRAINED_BYTES: usize = 16 << 20;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 /// Paths of the emulator's own control endpoints (never faulted, never logged).
 pub(crate) const CONTROL_PREFIX: &str = "/__emulator/";
-/// The unauthenticated discovery document recent SDKs fetch before their first call.
-const HOST_METADATA_PATH: &str = "/.well-known/databricks-config";
-const EMULATED_WORKSPACE_ID: &str = "1000000000000000";
 
 pub(crate) type Answer = Response<Full<Bytes>>;
 
 /// What the request handlers share.
 pub(crate) struct Shared {
+    /// The listening address, for URLs when a request has no `Host` header.
+    pub addr: SocketAddr,
+    pub directory: Arc<Directory>,
+    pub identity: IdentityProvider,
     pub workspace: Mutex<Workspace>,
     pub faults: Mutex<FaultQueue>,
     pub log: Mutex<Vec<LoggedRequest>>,
+    pub pacing: Mutex<Pacing>,
+}
+
+/// A request as the handlers see it: body read, caller authenticated (or why not).
+pub(crate) struct Received {
+    pub method: Method,
+    pub path: String,
+    pub query: String,
+    pub headers: HeaderMap,
+    pub body: Result<Bytes, BodyError>,
+    pub caller: Result<Caller, ApiError>,
+    /// `http://HOST` as the client addressed the emulator, for the URLs it answers with.
+    pub base_url: String,
+}
+
+impl Received {
+    pub fn header(&self, name: impl header::AsHeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// The body, or the JSON error for one that could not be read.
+    pub fn body_bytes(&self) -> Result<&Bytes, ApiError> {
+        self.body.as_ref().map_err(|error| ApiError::from(*error))
+    }
+
+    pub fn bearer_token(&self) -> Option<&str> {
+        let (scheme, token) = self.header(header::AUTHORIZATION)?.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    }
 }
 
 /// Returned by the service to make hyper close the connection without an answer.
@@ -103,21 +137,21 @@ async fn handle(
 ) -> Result<Answer, ConnectionDropped> {
     let received_at_ms = now_millis();
     let (parts, body) = request.into_parts();
-    let path = parts.uri.path().to_string();
-    let query = parts.uri.query().unwrap_or_default().to_string();
-    let body = read_body(body).await;
-    let caller = authenticate(&shared, &parts.headers);
-    if path.starts_with(CONTROL_PREFIX) {
-        return Ok(control::handle(
-            &shared,
-            &parts.method,
-            &path,
-            &caller,
-            &body,
-        ));
+    let request = Received {
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or_default().to_string(),
+        body: read_body(body).await,
+        caller: authenticate(&shared, &parts.headers),
+        base_url: base_url(&parts.headers, shared.addr),
+        method: parts.method,
+        headers: parts.headers,
+    };
+    if request.path.starts_with(CONTROL_PREFIX) {
+        return Ok(control::handle(&shared, &request));
     }
-    let method = parts.method.as_str();
-    let fault = lock(&shared.faults).take(method, &path);
+    let latency = lock(&shared.pacing).latency();
+    tokio::time::sleep(latency).await;
+    let fault = lock(&shared.faults).take(request.method.as_str(), &request.path);
     let answer = match &fault {
         Some(fault) => {
             tokio::time::sleep(fault.delay_duration()).await;
@@ -126,41 +160,67 @@ async fn handle(
             } else if fault.answer_status().is_some() {
                 Some(fault_answer(fault))
             } else {
-                Some(dispatch(
-                    &shared,
-                    &parts.method,
-                    &path,
-                    &query,
-                    &body,
-                    &caller,
-                ))
+                Some(paced_dispatch(&shared, &request))
             }
         }
-        None => Some(dispatch(
-            &shared,
-            &parts.method,
-            &path,
-            &query,
-            &body,
-            &caller,
-        )),
+        None => Some(paced_dispatch(&shared, &request)),
     };
-    lock(&shared.log).push(LoggedRequest {
-        method: method.to_string(),
-        path,
-        query_params: query_map(&query),
-        query,
-        body: match &body {
-            Ok(bytes) => logged_body(bytes),
-            Err(BodyError::TooLarge) => json!(format!("<more than {MAX_BODY_BYTES} bytes>")),
-            Err(BodyError::Unreadable) => json!("<unreadable>"),
-        },
-        user: caller.ok().map(|caller| caller.user),
-        status: answer.as_ref().map(|answer| answer.status().as_u16()),
-        fault: fault.is_some(),
-        received_at_ms,
-    });
+    let status = answer.as_ref().map(|answer| answer.status().as_u16());
+    let logged = log_entry(request, status, fault.is_some(), received_at_ms);
+    lock(&shared.log).push(logged);
     answer.ok_or(ConnectionDropped)
+}
+
+/// `http://HOST` from the `Host` header, else from the listening address.
+fn base_url(headers: &HeaderMap, addr: SocketAddr) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .filter(|host| !host.is_empty() && !host.contains(['/', ' ']));
+    match host {
+        Some(host) => format!("http://{host}"),
+        None => format!("http://{addr}"),
+    }
+}
+
+/// The request as the log shows it: secrets masked, no credentials.
+fn log_entry(
+    request: Received,
+    status: Option<u16>,
+    fault: bool,
+    received_at_ms: u64,
+) -> LoggedRequest {
+    let content_type = request.header(header::CONTENT_TYPE).unwrap_or_default();
+    let auth_scheme = request
+        .header(header::AUTHORIZATION)
+        .map(|value| value.split(' ').next().unwrap_or_default().to_string());
+    let (query, query_params) = logged_query(&request.query);
+    let body = match &request.body {
+        Ok(bytes) => logged_body(bytes, content_type),
+        Err(BodyError::TooLarge) => json!(format!("<more than {MAX_BODY_BYTES} bytes>")),
+        Err(BodyError::Unreadable) => json!("<unreadable>"),
+    };
+    LoggedRequest {
+        method: request.method.to_string(),
+        path: request.path,
+        query,
+        query_params,
+        body,
+        auth_scheme,
+        user: request.caller.ok().map(|caller| caller.user),
+        status,
+        fault,
+        received_at_ms,
+    }
+}
+
+/// Dispatches the request unless the rate limit refuses it.
+fn paced_dispatch(shared: &Shared, request: &Received) -> Answer {
+    let admitted = lock(&shared.pacing).admit(&request.path, Instant::now());
+    match admitted {
+        Ok(()) => dispatch(shared, request),
+        Err(throttled) => throttled_answer(throttled),
+    }
 }
 
 /// Reads the whole body, keeping at most [`MAX_BODY_BYTES`].
@@ -186,8 +246,8 @@ async fn read_body(mut body: Incoming) -> Result<Bytes, BodyError> {
     }
 }
 
-/// The user behind a `Bearer` token, or behind `Basic` credentials whose password is a token
-/// of that user.
+/// The caller behind a `Bearer` token (configured or issued by the emulator), or behind
+/// `Basic` credentials whose password is a configured token of that user.
 fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<Caller, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Err(ApiError::unauthenticated(
@@ -201,73 +261,91 @@ fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<Caller, ApiError
         .and_then(|value| value.split_once(' '))
         .ok_or_else(invalid)?;
     let credentials = credentials.trim();
-    let workspace = lock(&shared.workspace);
-    let directory = &workspace.directory;
-    let caller = if scheme.eq_ignore_ascii_case("bearer") {
-        directory.user_for_token(credentials).map(|user| Caller {
-            user: user.to_string(),
-            token: credentials.to_string(),
-        })
-    } else if scheme.eq_ignore_ascii_case("basic") {
+    let configured = |user: &str, token: &str| Caller {
+        user: user.to_string(),
+        credential: Credential::Configured {
+            jwt_shaped: jwt::is_jwt_shaped(token),
+        },
+    };
+    if scheme.eq_ignore_ascii_case("bearer") {
+        if let Some(user) = shared.directory.user_for_token(credentials) {
+            return Ok(configured(user, credentials));
+        }
+        return shared
+            .identity
+            .authenticate(credentials)
+            .unwrap_or_else(|| Err(invalid()));
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
         let decoded = BASE64
             .decode(credentials)
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok());
-        decoded.and_then(|pair| {
+        let caller = decoded.and_then(|pair| {
             let (name, password) = pair.split_once(':')?;
-            (directory.user_for_token(password)? == name).then(|| Caller {
-                user: name.to_string(),
-                token: password.to_string(),
-            })
-        })
-    } else {
-        None
-    };
-    caller.ok_or_else(invalid)
+            let user = shared.directory.user_for_token(password)?;
+            (user == name).then(|| configured(name, password))
+        });
+        return caller.ok_or_else(invalid);
+    }
+    Err(invalid())
 }
 
-/// Runs a Secrets API call (or answers the host metadata probe).
-fn dispatch(
-    shared: &Shared,
-    method: &Method,
-    path: &str,
-    query: &str,
-    body: &Result<Bytes, BodyError>,
-    caller: &Result<Caller, ApiError>,
-) -> Answer {
-    if path == HOST_METADATA_PATH && method == Method::GET {
-        return json_answer(
-            StatusCode::OK,
-            &json!({ "workspace_id": EMULATED_WORKSPACE_ID }),
-        );
+/// Answers the identity provider's endpoints, SCIM `Me`, the host metadata, or a Secrets API
+/// call.
+fn dispatch(shared: &Shared, request: &Received) -> Answer {
+    let routed = oauth::route(shared, request)
+        .or_else(|| entra::route(shared, request))
+        .or_else(|| ci_tokens::route(request));
+    if let Some(answer) = routed {
+        return answer;
     }
-    let result = (|| {
-        let endpoint = Endpoint::from_path(path)
-            .ok_or_else(|| ApiError::endpoint_not_found(method.as_str(), path))?;
-        let expected = if endpoint.is_read() {
-            Method::GET
-        } else {
-            Method::POST
-        };
-        if *method != expected {
-            return Err(ApiError::method_not_allowed(
-                method.as_str(),
-                path,
-                expected.as_str(),
-            ));
-        }
-        let caller = caller.clone()?;
-        let fields = if endpoint.is_read() {
-            Fields::from_query(query)
-        } else {
-            Fields::from_json_body(body.as_ref().map_err(|error| ApiError::from(*error))?)?
-        };
-        lock(&shared.workspace).handle(endpoint, &caller, &fields)
-    })();
+    let result = if request.path == scim::ME_PATH {
+        scim::me(shared, request)
+    } else {
+        secrets_api(shared, request)
+    };
     match result {
         Ok(value) => json_answer(StatusCode::OK, &value),
         Err(error) => error_answer(&error),
     }
+}
+
+fn secrets_api(shared: &Shared, request: &Received) -> Result<Value, ApiError> {
+    let Received {
+        method,
+        path,
+        query,
+        caller,
+        ..
+    } = request;
+    let endpoint = Endpoint::from_path(path)
+        .ok_or_else(|| ApiError::endpoint_not_found(method.as_str(), path))?;
+    let expected = if endpoint.is_read() {
+        Method::GET
+    } else {
+        Method::POST
+    };
+    require_method(request, &expected)?;
+    let caller = caller.clone()?;
+    let fields = if endpoint.is_read() {
+        Fields::from_query(query)
+    } else {
+        Fields::from_json_body(request.body_bytes()?)?
+    };
+    lock(&shared.workspace).handle(endpoint, &caller, &fields)
+}
+
+/// `405 METHOD_NOT_ALLOWED` unless the request uses `expected`.
+pub(crate) fn require_method(request: &Received, expected: &Method) -> Result<(), ApiError> {
+    if request.method == *expected {
+        return Ok(());
+    }
+    Err(ApiError::method_not_allowed(
+        request.method.as_str(),
+        &request.path,
+        expected.as_str(),
+    ))
 }
 
 fn fault_answer(fault: &Fault) -> Answer {
@@ -310,6 +388,20 @@ fn fault_answer(fault: &Fault) -> Answer {
     answer
 }
 
+/// The real service's answer to a request over the rate limit.
+fn throttled_answer(throttled: Throttled) -> Answer {
+    let error = ApiError::request_limit_exceeded(
+        "Too many requests: the workspace's Secrets API rate limit was exceeded; retry later",
+    );
+    let mut answer = error_answer(&error);
+    if let Some(seconds) = throttled.retry_after_seconds {
+        answer
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    answer
+}
+
 pub(crate) fn json_answer(status: StatusCode, value: &Value) -> Answer {
     let content_type = HeaderValue::from_static("application/json");
     text_answer(status.as_u16(), content_type, value.to_string())
@@ -319,7 +411,41 @@ pub(crate) fn error_answer(error: &ApiError) -> Answer {
     json_answer(error.status, &error.body())
 }
 
-fn text_answer(status: u16, content_type: HeaderValue, body: String) -> Answer {
+/// An OAuth error answer; never cached, like every token endpoint answer.
+pub(crate) fn oauth_error_answer(error: &OAuthError) -> Answer {
+    no_store(json_answer(error.status, &error.body()))
+}
+
+/// A token endpoint's successful answer (RFC 6749 section 5.1: not to be cached).
+pub(crate) fn token_answer(value: &Value) -> Answer {
+    no_store(json_answer(StatusCode::OK, value))
+}
+
+fn no_store(mut answer: Answer) -> Answer {
+    let headers = answer.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    answer
+}
+
+pub(crate) fn html_answer(status: StatusCode, html: String) -> Answer {
+    let content_type = HeaderValue::from_static("text/html; charset=utf-8");
+    text_answer(status.as_u16(), content_type, html)
+}
+
+/// `302 Found` to `location` (which must be a valid header value).
+pub(crate) fn redirect_answer(location: &str) -> Answer {
+    let mut answer = text_answer(302, HeaderValue::from_static("text/plain"), String::new());
+    match HeaderValue::from_str(location) {
+        Ok(location) => {
+            answer.headers_mut().insert(header::LOCATION, location);
+            answer
+        }
+        Err(_) => error_answer(&ApiError::invalid("The redirect URL is not a valid header")),
+    }
+}
+
+pub(crate) fn text_answer(status: u16, content_type: HeaderValue, body: String) -> Answer {
     let mut answer = Response::new(Full::new(Bytes::from(body)));
     *answer.status_mut() =
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -327,12 +453,4 @@ fn text_answer(status: u16, content_type: HeaderValue, body: String) -> Answer {
         .headers_mut()
         .insert(header::CONTENT_TYPE, content_type);
     answer
-}
-
-pub(crate) fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
-        })
 }

@@ -3,13 +3,15 @@
 use crate::config::{ALL_USERS_GROUP, Directory};
 use crate::error::ApiError;
 use crate::fields::Fields;
+use crate::identity::Credential;
+use crate::now_millis;
 use crate::store::{KeyVaultMetadata, Permission, Scope, State, StoredSecret};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD as BASE64, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
 
 /// Largest secret value, in bytes after base64 decoding.
 pub const MAX_VALUE_BYTES: usize = 131_072;
@@ -63,11 +65,11 @@ impl Endpoint {
     }
 }
 
-/// Who is calling: the authenticated user and the token it used.
+/// Who is calling: the authenticated user or service principal, and how.
 #[derive(Debug, Clone)]
 pub(crate) struct Caller {
     pub user: String,
-    pub token: String,
+    pub credential: Credential,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -78,7 +80,7 @@ pub(crate) struct Limits {
 
 pub(crate) struct Workspace {
     pub state: State,
-    pub directory: Directory,
+    pub directory: Arc<Directory>,
     pub limits: Limits,
     pub state_path: Option<PathBuf>,
 }
@@ -135,7 +137,7 @@ impl Workspace {
             }
         };
         let keyvault = keyvault_backend(fields)?;
-        if keyvault.is_some() && !looks_like_azure_ad_token(&caller.token) {
+        if keyvault.is_some() && !caller.credential.is_entra_user_token() {
             return Err(ApiError::invalid(
                 "Scope with Azure KeyVault must have userAADToken defined!",
             ));
@@ -188,7 +190,7 @@ impl Workspace {
         }
         let secret = StoredSecret {
             value,
-            last_updated_timestamp: now_millis(),
+            last_updated_timestamp: i64::try_from(now_millis()).unwrap_or(i64::MAX),
         };
         scope.secrets.insert(key.to_string(), secret);
         Ok(json!({}))
@@ -430,16 +432,6 @@ fn validate_name(name: &str, extra_chars: &str) -> Result<(), ()> {
     }
 }
 
-/// An Azure AD token is a JWT: three base64url parts, the header starting with `eyJ` (`{"`).
-fn looks_like_azure_ad_token(token: &str) -> bool {
-    let parts: Vec<&str> = token.split('.').collect();
-    parts.len() == 3
-        && token.starts_with("eyJ")
-        && parts.iter().all(|part| {
-            !part.is_empty() && URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).is_ok()
-        })
-}
-
 fn missing_scope(name: &str) -> ApiError {
     ApiError::not_found(format!("Scope {name} does not exist!"))
 }
@@ -452,14 +444,6 @@ fn missing_acl(scope: &str, principal: &str) -> ApiError {
     ApiError::not_found(format!(
         "No ACL for principal {principal} in scope {scope}!"
     ))
-}
-
-fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
-        })
 }
 
 #[cfg(test)]
@@ -475,17 +459,6 @@ mod tests {
         }
         assert!(validate_key_name("KEY-1_.x").is_ok());
         assert!(validate_key_name("at@sign").is_err());
-    }
-
-    #[test]
-    fn azure_ad_tokens_are_recognised_by_shape() {
-        assert!(looks_like_azure_ad_token(
-            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"
-        ));
-        assert!(!looks_like_azure_ad_token("dapi1234"));
-        assert!(!looks_like_azure_ad_token("eyJhbGci.only-two"));
-        assert!(!looks_like_azure_ad_token("eyJ..sig"));
-        assert!(!looks_like_azure_ad_token("eyJ!!.a.b"));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 mod argv;
 mod completion;
 pub mod configure;
+#[cfg(test)]
+mod man;
 mod secrets;
 mod version;
 
@@ -16,7 +18,7 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::api::{self, Auth, Client, ClientOptions};
 use crate::config::{self, Credentials, Resolved, Source};
-use crate::output::Format;
+use crate::output::{Format, Style};
 
 pub use argv::parse;
 
@@ -44,23 +46,37 @@ pub struct Cli {
 #[derive(Args, Debug, Clone, Default)]
 pub struct GlobalOptions {
     /// Use the credentials of this profile of the config file
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(short = 'p', long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
 
     /// Log every request and response to stderr, with tokens and values masked
     #[arg(long, global = true)]
     pub debug: bool,
 
-    /// Output format: table (or text) or json; commands that change something print nothing
+    /// Output format: text (or table) or json; commands that change something print nothing.
+    /// The Go CLI's layouts (JSON arrays of items, its text columns) for a Go-only command
+    /// name (put-secret, list-secrets, delete-secret, get-secret), for -o, for --output text
+    /// or with DATABRICKS_OUTPUT_FORMAT set; else the legacy CLI's (the server's JSON, tables)
     #[arg(
         short = 'o',
         long = "output",
         global = true,
         value_name = "FORMAT",
-        value_enum,
-        ignore_case = true
+        value_parser = Format::parse
     )]
     pub output: Option<Format>,
+
+    /// How the command line was spelled, for the output dialect.
+    #[arg(skip)]
+    spelling: argv::Spelling,
+}
+
+impl GlobalOptions {
+    /// The dialect and format the command line and DATABRICKS_OUTPUT_FORMAT ask for.
+    fn style(&self) -> anyhow::Result<Style> {
+        let environment = std::env::var_os(argv::OUTPUT_FORMAT_VARIABLE);
+        self.spelling.style(self.output, environment.as_deref())
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -96,7 +112,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Configure(configure) => configure.run(cli.global.profile.as_deref()),
         Command::Secrets(command) => {
-            let context = Context::new(cli.global);
+            let context = Context::new(cli.global)?;
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -104,23 +120,25 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 .block_on(command.run(&context))
         }
         Command::Completion(completion) => completion.run(),
-        Command::Version(version) => version.run(cli.global.output.unwrap_or_default()),
+        Command::Version(version) => version.run(cli.global.style()?.format),
     }
 }
 
 /// What every secrets command needs: the global options, and from them an API client.
 pub struct Context {
     global: GlobalOptions,
+    style: Style,
 }
 
 impl Context {
-    fn new(global: GlobalOptions) -> Self {
-        Context { global }
+    fn new(global: GlobalOptions) -> anyhow::Result<Self> {
+        let style = global.style()?;
+        Ok(Context { global, style })
     }
 
-    /// The `--output` format given, if any.
-    pub fn output(&self) -> Option<Format> {
-        self.global.output
+    /// How results are printed: dialect and format.
+    pub fn style(&self) -> Style {
+        self.style
     }
 
     /// Resolves the credentials and builds the one HTTP client of this process.

@@ -403,21 +403,86 @@ fn throttled_puts_are_retried_and_the_import_succeeds() {
     assert_eq!(put_keys(&env).len(), 13, "ten puts and three retries");
 }
 
-#[test]
-fn a_missing_scope_fails_every_put_with_one_reason() {
-    let env = TestEnv::new();
-    write_file(&env, "two.env", b"A=1\nB=2\n");
+/// Asserts one error for the whole import, no failure listed per key, and that the import
+/// stopped: with one put at a time, only the first put reached the server.
+#[track_caller]
+fn assert_stopped_at_first_put<'a>(env: &TestEnv, run: &'a Run, total: usize) -> &'a str {
+    let stderr = run.fails_with(1);
+    assert!(
+        stderr.contains(&format!(
+            "Error: 0 of {total} secrets were imported; the import stopped at the first answer \
+             that every secret would get: "
+        )),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("Error:").count(), 1, "one error: {stderr}");
+    assert!(!stderr.contains("  KEY_"), "no error per key: {stderr}");
+    assert_eq!(put_keys(env).len(), 1, "nothing is sent after the answer");
+    stderr
+}
 
-    let run = env.run(&["secrets", "import", "nope", "two.env"]);
+#[test]
+fn a_missing_scope_stops_the_import_at_the_first_answer() {
+    let env = TestEnv::new();
+    let (file, _) = ten_entries();
+    write_file(&env, "ten.env", file.as_bytes());
+
+    let run = env.run(&["secrets", "import", "nope", "ten.env", "--concurrency", "1"]);
+
+    let stderr = assert_stopped_at_first_put(&env, &run, 10);
+    assert!(stderr.contains("Imported 0 of 10 secrets"), "{stderr}");
+    assert!(stderr.contains("RESOURCE_DOES_NOT_EXIST"), "{stderr}");
+}
+
+#[test]
+fn a_user_without_write_permission_stops_the_import_at_the_first_answer() {
+    let env =
+        TestEnv::with_emulator(Config::default().with_user("reader@example.com", "reader-token"));
+    create_scope(&env, SCOPE);
+    env.add_profile("reader", "reader-token");
+    let (file, _) = ten_entries();
+    write_file(&env, "ten.env", file.as_bytes());
+
+    let run = env.run(&[
+        "secrets",
+        "import",
+        SCOPE,
+        "ten.env",
+        "--profile",
+        "reader",
+        "--concurrency",
+        "1",
+    ]);
+
+    let stderr = assert_stopped_at_first_put(&env, &run, 10);
+    assert!(
+        stderr.contains("PERMISSION_DENIED") && stderr.contains("Hint: "),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn no_more_puts_start_after_an_answer_that_fails_every_key() {
+    let env = TestEnv::new();
+    let keys: Vec<String> = (0..40).map(|index| format!("K{index}")).collect();
+    let file: String = keys.iter().map(|key| format!("{key}=v\n")).collect();
+    write_file(&env, "forty.env", file.as_bytes());
+
+    let run = env.run(&[
+        "secrets",
+        "import",
+        "nope",
+        "forty.env",
+        "--concurrency",
+        "4",
+    ]);
 
     let stderr = run.fails_with(1);
-    assert!(stderr.contains("Imported 0 of 2 secrets"), "{stderr}");
+    assert_eq!(stderr.matches("Error:").count(), 1, "{stderr}");
+    let puts = put_keys(&env).len();
     assert!(
-        stderr.contains("Error: 2 of 2 secrets were not imported (A, B): RESOURCE_DOES_NOT_EXIST")
-            || stderr.contains(
-                "Error: 2 of 2 secrets were not imported (B, A): RESOURCE_DOES_NOT_EXIST"
-            ),
-        "{stderr}"
+        (1..=4).contains(&puts),
+        "only the puts in flight may finish, {puts} were sent"
     );
 }
 
@@ -495,7 +560,7 @@ fn export_writes_non_utf8_values_as_the_help_says() {
         .run(&["secrets", "export", SCOPE, "--format", "json"])
         .ok();
 
-    assert_eq!(env_file, "bin=\"\\xffok\\n\"\n");
+    assert_eq!(env_file, "bin=''\\\n$'\\xffok\\n'\n");
     let json: serde_json::Value = serde_json::from_str(&json_file).expect("JSON");
     assert_eq!(
         json,
@@ -536,7 +601,7 @@ fn export_warns_on_a_terminal_and_import_draws_progress() {
         screen.contains("Warning: secret values are printed"),
         "{screen}"
     );
-    assert!(screen.contains("shown=\"on-screen\""), "{screen}");
+    assert!(screen.contains("shown='on-screen'"), "{screen}");
     let screen = import.ok();
     assert!(
         screen.contains("Importing [") && screen.contains("2/2"),
@@ -591,7 +656,7 @@ fn export_with_one_profile_and_import_with_another_copies_a_scope_between_worksp
 }
 
 #[test]
-fn rejected_credentials_fail_every_put_with_one_reason_and_a_hint() {
+fn rejected_credentials_stop_the_import_with_one_reason_and_a_hint() {
     let env = env_with_scope();
     env.write_config(&format!(
         "[DEFAULT]\nhost = {}\ntoken = wrong-token\n",
@@ -603,13 +668,14 @@ fn rejected_credentials_fail_every_put_with_one_reason_and_a_hint() {
 
     let stderr = run.fails_with(1);
     assert!(
-        stderr.contains("Error: 2 of 2 secrets were not imported ("),
+        stderr.contains("Error: 0 of 2 secrets were imported; the import stopped"),
         "{stderr}"
     );
     assert!(
         stderr.contains("UNAUTHENTICATED") && stderr.contains("Hint: "),
         "{stderr}"
     );
+    assert_eq!(stderr.matches("Error:").count(), 1, "one error: {stderr}");
     assert!(
         !stderr.contains("wrong-token"),
         "the token is never printed: {stderr}"
@@ -627,6 +693,155 @@ fn import_without_a_file_on_a_terminal_asks_for_one() {
         run.stdout().contains("no file to import"),
         "{}",
         run.stdout()
+    );
+    assert!(env.api_requests().is_empty(), "nothing may be sent");
+}
+
+/// Values that would run `touch pwned` if a shell sourcing an export expanded anything, or
+/// that a naive quoting would cut short.
+const SHELL_ATTACKS: &[(&str, &[u8])] = &[
+    ("BACKTICK", b"`touch pwned`"),
+    ("SUBSTITUTION", b"$(touch pwned)"),
+    ("IN_DOUBLE_QUOTES", b"\"$(touch pwned)\" \"`touch pwned`\""),
+    ("CLOSES_QUOTE", b"'; touch pwned; '"),
+    ("BOTH_QUOTES", b"it's `touch pwned` $(touch pwned)"),
+    ("ESCAPED", b"'\\''$(touch pwned)'\\''"),
+    ("TRAILING_BACKSLASH", b"C:\\dir\\"),
+    ("VARIABLES", b"$HOME ${HOME} $0 $$ !!"),
+    ("LINES", b"line 1\nPATH=/nowhere\n$(touch pwned)\n"),
+    ("CONTROL", b"\r\n`touch pwned`\x1b[0m\x7f"),
+    (
+        "UNICODE",
+        "h\u{e9}llo \u{2028} \u{85} `touch pwned`".as_bytes(),
+    ),
+];
+
+#[test]
+fn sourcing_an_export_in_bash_runs_nothing_and_sets_every_value_exactly() {
+    let env = env_with_scope();
+    for (key, value) in SHELL_ATTACKS {
+        env.run_with_stdin(&["secrets", "put", SCOPE, key], value)
+            .ok();
+    }
+    // Written as `x.y=…`, this line would run the program `x.y=pwn` put on PATH below.
+    env.run(&["secrets", "put", SCOPE, "x.y", "--string-value", "pwn"])
+        .ok();
+    let exported = env.run(&["secrets", "export", SCOPE]).ok();
+    let dir = tempfile::tempdir().expect("a directory to source in");
+    std::fs::write(dir.path().join("app.env"), &exported).expect("export saved");
+    let program = dir.path().join("x.y=pwn");
+    std::fs::write(&program, "#!/bin/sh\ntouch pwned\n").expect("program written");
+    let mut permissions = std::fs::metadata(&program).expect("program").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&program, permissions).expect("program executable");
+    let printed: Vec<String> = SHELL_ATTACKS
+        .iter()
+        .map(|(key, _)| format!("\"${key}\""))
+        .collect();
+    let script = format!(
+        "PATH=\"$PWD:$PATH\"; set -a; . ./app.env; printf '%s\\0' {}",
+        printed.join(" ")
+    );
+
+    let output = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .output()
+        .expect("bash runs");
+
+    assert!(
+        !dir.path().join("pwned").exists(),
+        "sourcing ran a command; the export was:\n{exported}"
+    );
+    let sourced: Vec<&[u8]> = output.stdout.split(|&byte| byte == 0).collect();
+    for ((key, value), sourced) in SHELL_ATTACKS.iter().zip(sourced) {
+        assert_eq!(
+            String::from_utf8_lossy(sourced),
+            String::from_utf8_lossy(value),
+            "{key} differs after sourcing"
+        );
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("x.y=pwn': not a valid identifier"),
+        "bash refuses the key that is not a shell name: {stderr}"
+    );
+}
+
+#[test]
+fn import_reads_values_written_in_shell_quoting() {
+    let env = env_with_scope();
+    write_file(
+        &env,
+        "shell.env",
+        b"A='it'\\''s'\nB=''\\\n$'tab\\there\\x27\\xff'\nC=\"old \\\"form\\\"\\n\"\n",
+    );
+
+    let run = env.run(&["secrets", "import", SCOPE, "shell.env"]);
+
+    assert_imported(&run, 3);
+    assert_stored(
+        &env,
+        SCOPE,
+        &[
+            ("A", b"it's"),
+            ("B", b"tab\there'\xff"),
+            ("C", b"old \"form\"\n"),
+        ],
+    );
+}
+
+/// One byte more than any valid import file can hold (see `dotenv::MAX_FILE_BYTES`).
+const OVER_THE_FILE_BOUND: u64 = 787_456_001;
+
+#[test]
+fn an_import_file_larger_than_any_valid_one_is_refused_unread() {
+    let env = env_with_scope();
+    let file = std::fs::File::create(env.home().join("huge.env")).expect("file created");
+    file.set_len(OVER_THE_FILE_BOUND).expect("a sparse file");
+
+    let started = Instant::now();
+    let run = env.run(&["secrets", "import", SCOPE, "huge.env"]);
+
+    let stderr = run.fails_with(1);
+    assert!(
+        stderr.starts_with(
+            "Error: huge.env is larger than any valid import file (over 787456000 bytes: a scope \
+             holds at most 1000 secrets of at most 131072 bytes"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the file is not read"
+    );
+    assert!(env.api_requests().is_empty(), "nothing may be sent");
+}
+
+#[test]
+fn standard_input_is_read_with_the_same_bound() {
+    let env = env_with_scope();
+    let mut zeros = std::process::Command::new("head")
+        .args(["-c", &OVER_THE_FILE_BOUND.to_string(), "/dev/zero"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("head runs");
+    let pipe = zeros.stdout.take().expect("head's output");
+
+    let output = env
+        .command(&["secrets", "import", SCOPE])
+        .stdin(pipe)
+        .output()
+        .expect("the binary runs");
+    let _ = zeros.wait();
+
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("Error: stdin is larger than any valid import file (over 787456000"),
+        "{stderr}"
     );
     assert!(env.api_requests().is_empty(), "nothing may be sent");
 }

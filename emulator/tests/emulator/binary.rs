@@ -1,7 +1,7 @@
 //! The `databricks-emulator` binary (`serve`, `exec`) and state persistence across restarts.
 
 use crate::Api;
-use databricks_emulator::{Config, Emulator, Permission};
+use databricks_emulator::{Config, DEFAULT_ADMIN_TOKEN, Emulator, Permission};
 use std::process::Command;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_databricks-emulator");
@@ -28,12 +28,34 @@ fn bad_options_are_usage_errors() {
         &["--group", "=x"],
         &["--bind", "not-an-address"],
         &["exec"],
+        &["--rate-limit", "0"],
+        &["--rate-limit", "10/0"],
+        &["--rate-limit", "fast"],
+        &["--latency", "-5"],
+        &["--service-principal", "no-secret"],
+        &["--azure-service-principal", "=secret"],
+        &["--federation", "sp=only-issuer"],
+        &["--cloud", "moon"],
+        &["--token-ttl", "0"],
     ] {
         let output = emulator_command(args).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
     }
     let help = emulator_command(&["--help"]).output().unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("dapi-emulator-admin-token"));
+}
+
+#[test]
+fn an_unknown_login_user_is_reported_with_the_known_ones() {
+    let output = emulator_command(&["exec", "--login-as", "nobody", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--login-as nobody: no such user") && stderr.contains("admin@example.com"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -236,6 +258,147 @@ mod unix {
             .try_send("GET", "/api/2.0/secrets/scopes/list", None)
             .await;
         assert!(after.is_err(), "the server stops with the command");
+    }
+
+    /// `exec OPTIONS -- sh` that prints the host and waits for a line on its stdin.
+    struct RunningExec {
+        child: Child,
+        host: String,
+    }
+
+    impl RunningExec {
+        fn start(options: &[&str]) -> RunningExec {
+            let script = r#"echo "$DATABRICKS_HOST"; read reply"#;
+            let mut child = emulator_command(&["exec"])
+                .args(options)
+                .args(["--", "sh", "-c", script])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+            let host = lines.next().unwrap().unwrap();
+            RunningExec { child, host }
+        }
+
+        /// Lets the command end, and checks that everything exits cleanly.
+        fn finish(mut self) {
+            self.child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(b"done\n")
+                .unwrap();
+            assert!(wait_with_limit(&mut self.child, Duration::from_secs(10)).success());
+        }
+    }
+
+    #[tokio::test]
+    async fn pacing_options_reach_the_server() {
+        let running = RunningExec::start(&[
+            "--latency",
+            "25",
+            "--rate-limit",
+            "2.5/4",
+            "--no-retry-after",
+        ]);
+        let api = Api::for_url(&running.host, Some(format!("Bearer {DEFAULT_ADMIN_TOKEN}")));
+        let pacing = api
+            .send("GET", "/__emulator/pacing", None)
+            .await
+            .assert_ok();
+        running.finish();
+        assert_eq!(
+            pacing,
+            serde_json::json!({
+                "latency_ms": 25,
+                "rate_limit": {"requests_per_second": 2.5, "burst": 4},
+                "retry_after": false,
+                "throttled": 0,
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn identity_options_reach_the_server() {
+        let running = RunningExec::start(&[
+            "--service-principal",
+            "ci-sp=ci-secret",
+            "--federation",
+            "gh-sp=https://token.actions.githubusercontent.com,repo:o/r:ref:refs/heads/main",
+            "--cloud",
+            "azure",
+            "--azure-tenant-id",
+            "tenant-9",
+            "--azure-service-principal",
+            "az-sp=az-secret",
+            "--azure-managed-identity",
+            "mi-1",
+            "--user",
+            "alice@example.com=alice-token",
+            "--login-as",
+            "alice@example.com",
+            "--token-ttl",
+            "90",
+        ]);
+        let anonymous = Api::for_url(&running.host, None);
+        let metadata = anonymous
+            .get("/.well-known/databricks-config", &[])
+            .await
+            .assert_ok();
+        let tenant_redirect = anonymous.get("/aad/auth", &[]).await;
+        let m2m = anonymous
+            .post_form(
+                "/oidc/v1/token",
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", "ci-sp"),
+                    ("client_secret", "ci-secret"),
+                ],
+            )
+            .await
+            .assert_ok();
+        let azure = anonymous
+            .post_form(
+                "/tenant-9/oauth2/token",
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", "az-sp"),
+                    ("client_secret", "az-secret"),
+                    (
+                        "resource",
+                        databricks_emulator::AZURE_DATABRICKS_LOGIN_APP_ID,
+                    ),
+                ],
+            )
+            .await;
+        let login = anonymous
+            .get(
+                "/oidc/v1/authorize",
+                &[
+                    ("client_id", "databricks-cli"),
+                    ("redirect_uri", "http://localhost:8020"),
+                    ("response_type", "code"),
+                    ("code_challenge", "c"),
+                    ("code_challenge_method", "S256"),
+                ],
+            )
+            .await;
+        running.finish();
+
+        assert_eq!(metadata["cloud"], "Azure");
+        let location = tenant_redirect.headers["location"].to_str().unwrap();
+        assert!(
+            location.contains("/tenant-9/oauth2/authorize"),
+            "{location}"
+        );
+        assert_eq!(m2m["expires_in"], 90);
+        azure.assert_ok();
+        let redirect = login.headers["location"].to_str().unwrap();
+        assert!(
+            redirect.starts_with("http://localhost:8020?code="),
+            "{redirect}"
+        );
     }
 
     #[test]

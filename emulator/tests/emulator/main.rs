@@ -2,10 +2,14 @@
 
 mod acls;
 mod binary;
+mod ci_tokens;
 mod endpoints;
+mod entra;
 mod errors;
 mod faults;
 mod keyvault;
+mod oauth;
+mod pacing;
 mod robustness;
 
 use databricks_emulator::{Config, Emulator};
@@ -51,6 +55,21 @@ impl Answer {
         let message = body["message"].as_str().expect("a message");
         assert!(!message.is_empty());
         message.to_string()
+    }
+
+    /// Asserts an OAuth error answer and returns its description.
+    #[track_caller]
+    pub fn assert_oauth_error(&self, status: u16, error: &str) -> String {
+        let body = self.json();
+        assert_eq!(
+            (self.status, body["error"].as_str()),
+            (status, Some(error)),
+            "{body}"
+        );
+        body["error_description"]
+            .as_str()
+            .expect("an error_description")
+            .to_string()
     }
 
     #[track_caller]
@@ -118,13 +137,18 @@ impl Api {
         let mut request = self
             .http
             .request(method, format!("{}{path_and_query}", self.url));
-        if let Some(authorization) = &self.authorization {
-            request = request.header("Authorization", authorization);
-        }
         if let Some(body) = body {
             request = request
                 .header("Content-Type", "application/json")
                 .body(body);
+        }
+        self.answer(request).await
+    }
+
+    /// Sends the request with this client's `Authorization` and keeps the whole answer.
+    async fn answer(&self, mut request: reqwest::RequestBuilder) -> Result<Answer, reqwest::Error> {
+        if let Some(authorization) = &self.authorization {
+            request = request.header("Authorization", authorization);
         }
         let response = request.send().await?;
         let status = response.status().as_u16();
@@ -135,6 +159,21 @@ impl Api {
             headers,
             text,
         })
+    }
+
+    /// POSTs an `application/x-www-form-urlencoded` body, like an OAuth client.
+    pub async fn post_form(&self, path: &str, params: &[(&str, &str)]) -> Answer {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
+        let request = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body);
+        self.answer(request)
+            .await
+            .unwrap_or_else(|error| panic!("POST {path}: {error}"))
     }
 
     pub async fn get(&self, path: &str, params: &[(&str, &str)]) -> Answer {

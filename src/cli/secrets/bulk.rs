@@ -1,9 +1,11 @@
 //! import and export: many secrets of a scope in one command, over one pooled client.
 
 use std::collections::VecDeque;
+use std::fs::File;
 use std::future::Future;
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -21,10 +23,12 @@ use crate::output;
 #[command(
     after_help = "A .env file has one KEY=VALUE per line, optionally after `export `; \
     lines starting with # are comments. Values may be 'single-quoted' (literal) or \
-    \"double-quoted\" (with \\n, \\r, \\t, \\\", \\\\, \\$ and \\xNN escapes); both may span \
-    lines. A JSON file is one object: {\"KEY\": \"value\"}, or {\"KEY\": {\"bytes_value\": \
-    \"<base64>\"}} for binary values. Every entry is checked before any is sent: if one is \
-    invalid, nothing is imported. Values are never printed."
+    \"double-quoted\" (with \\n, \\r, \\t, \\\", \\\\, \\$ and \\xNN escapes) or $'...' \
+    (as in bash); all may span lines, and quoted pieces next to each other are joined, as in \
+    'it'\\''s'. Files over 787456000 bytes are refused. A JSON file is one object: \
+    {\"KEY\": \"value\"}, or {\"KEY\": {\"bytes_value\": \"<base64>\"}} for binary values. \
+    Every entry is checked before any is sent: if one is invalid, nothing is imported. Values \
+    are never printed."
 )]
 pub struct Import {
     /// Scope to put the secrets in
@@ -68,30 +72,52 @@ impl Import {
         let total = entries.len();
         let mut progress = Progress::new("Importing", total);
         let client = connection.client.clone();
+        // Set by the first answer that every other put would get too; later puts are skipped.
+        let stopped = Arc::new(AtomicBool::new(false));
         let results = run_concurrently(
             entries,
             usize::from(self.concurrency),
             move |entry: Entry| {
                 let client = client.clone();
                 let scope = scope.clone();
+                let stopped = stopped.clone();
                 async move {
+                    if stopped.load(Ordering::SeqCst) {
+                        return (entry.key, None);
+                    }
                     let result = client.put_secret(&scope, &entry.key, &entry.value).await;
-                    (entry.key, result)
+                    if result.as_ref().is_err_and(fails_every_put) {
+                        stopped.store(true, Ordering::SeqCst);
+                    }
+                    (entry.key, Some(result))
                 }
             },
             |_| progress.advance(),
         )
         .await;
         progress.finish();
-        let failures: Vec<(String, api::Error)> = results
-            .into_iter()
-            .filter_map(|(key, result)| result.err().map(|error| (key, error)))
-            .collect();
+        let imported = results
+            .iter()
+            .filter(|(_, result)| matches!(result, Some(Ok(()))))
+            .count();
         eprintln!(
-            "Imported {} of {total} secrets in {:.2} s",
-            total - failures.len(),
+            "Imported {imported} of {total} secrets in {:.2} s",
             started.elapsed().as_secs_f64()
         );
+        let mut failures: Vec<(String, api::Error)> = results
+            .into_iter()
+            .filter_map(|(key, result)| result?.err().map(|error| (key, error)))
+            .collect();
+        if let Some(at) = failures
+            .iter()
+            .position(|(_, error)| fails_every_put(error))
+        {
+            let (_, reason) = failures.swap_remove(at);
+            return Err(connection.explain(reason).context(format!(
+                "{imported} of {total} secrets were imported; the import stopped at the first \
+                 answer that every secret would get"
+            )));
+        }
         if failures.is_empty() {
             return Ok(());
         }
@@ -102,8 +128,16 @@ impl Import {
     }
 }
 
+/// An answer that says no put to this scope can succeed: the scope does not exist (a put
+/// creates keys, so a missing resource is the scope), or the credentials are rejected (401)
+/// or lack the permission (403).
+fn fails_every_put(error: &api::Error) -> bool {
+    matches!(error.status(), Some(401 | 403))
+        || error.error_code() == Some("RESOURCE_DOES_NOT_EXIST")
+}
+
 /// The error for an import where some puts failed: it names the failed keys, and gives the
-/// reason with its hint when all of them failed the same way (a bad token, a missing scope).
+/// reason with its hint when all of them failed the same way.
 fn import_failure(
     connection: &Connection,
     mut failures: Vec<(String, api::Error)>,
@@ -146,34 +180,65 @@ fn scope_and_file(
     }
 }
 
-/// The file's bytes and a name for messages; none or `-` is standard input.
+/// The file's bytes and a name for messages; none or `-` is standard input. Neither is read
+/// past [`dotenv::MAX_FILE_BYTES`], so a huge file or an endless pipe cannot fill the memory.
 fn read_import_file(file: Option<&PathBuf>) -> anyhow::Result<(Vec<u8>, String)> {
-    let mut content = Vec::new();
-    match file.filter(|path| path.as_os_str() != "-") {
+    let (content, source) = match file.filter(|path| path.as_os_str() != "-") {
         Some(path) => {
-            content =
-                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            Ok((content, path.display().to_string()))
+            let source = path.display().to_string();
+            let file = File::open(path).with_context(|| format!("cannot read {source}"))?;
+            if file
+                .metadata()
+                .is_ok_and(|metadata| metadata.len() > dotenv::MAX_FILE_BYTES)
+            {
+                bail!(too_large(&source));
+            }
+            let content = read_bounded(file).with_context(|| format!("cannot read {source}"))?;
+            (content, source)
         }
         None => {
             let stdin = io::stdin();
             if stdin.is_terminal() {
                 bail!("no file to import: give a FILE, or pipe a .env or JSON file on stdin");
             }
-            stdin
-                .lock()
-                .read_to_end(&mut content)
-                .context("cannot read standard input")?;
-            Ok((content, "stdin".to_string()))
+            let content = read_bounded(stdin.lock()).context("cannot read standard input")?;
+            (content, "stdin".to_string())
         }
+    };
+    if content.len() as u64 > dotenv::MAX_FILE_BYTES {
+        bail!(too_large(&source));
     }
+    Ok((content, source))
+}
+
+/// Reads at most one byte more than an import file can hold, so an oversized one is recognised.
+fn read_bounded(source: impl Read) -> io::Result<Vec<u8>> {
+    let mut content = Vec::new();
+    source
+        .take(dotenv::MAX_FILE_BYTES + 1)
+        .read_to_end(&mut content)?;
+    Ok(content)
+}
+
+fn too_large(source: &str) -> String {
+    format!(
+        "{source} is larger than any valid import file (over {} bytes: {}); nothing was \
+         imported: check that it is the file you meant",
+        dotenv::MAX_FILE_BYTES,
+        dotenv::max_file_bytes_reason()
+    )
 }
 
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Values that are not UTF-8 text are written so that import restores their \
-    exact bytes: in .env files as \\xNN escapes inside double quotes, in JSON as \
-    {\"bytes_value\": \"<base64>\"}."
+    after_help = "A .env export is safe to source: no value is ever expanded or run. Values \
+    are written 'single-quoted', or \"double-quoted\" with \\ before \\, \" and $ when they \
+    hold a single quote or end in a backslash; values with control characters or bytes that \
+    are not UTF-8, or with both ' and `, are written as $'...' with \\xNN escapes after a \
+    line ''\\ (bash and zsh read them exactly, up to a NUL byte; docker compose refuses that \
+    line). Keys that are not shell names are written after `export `, so a shell refuses \
+    them. In JSON, values that are not UTF-8 are written as {\"bytes_value\": \"<base64>\"}. \
+    import restores the exact bytes of both."
 )]
 pub struct Export {
     #[command(flatten)]
