@@ -16,6 +16,7 @@
 mod azure;
 mod azure_cli;
 mod cache;
+mod chain;
 mod discovery;
 mod error;
 mod federation;
@@ -35,6 +36,9 @@ pub use azure::{
 };
 pub use azure_cli::AzureCli;
 pub use cache::{CachedToken, EarlyRefresh, PersistentCache};
+pub use chain::{
+    Configured, Credentials, DEFAULT_ORDER, Environment, TOKEN_CACHE_VARIABLE, configure,
+};
 pub use discovery::{Discovery, OidcEndpoints};
 pub use error::AuthError;
 pub use federation::{IdTokenSource, TokenExchange};

@@ -5,6 +5,7 @@ mod file;
 mod host;
 mod ini;
 mod resolve;
+mod unified;
 
 use std::ffi::OsString;
 use std::io;
@@ -14,6 +15,9 @@ pub use file::ProfileFile;
 pub use host::{is_loopback_host, normalize_host};
 pub use ini::Problem;
 pub use resolve::{Credentials, Resolved, Source, resolve};
+pub use unified::{
+    ATTRIBUTES, AUTH_DOCS, Attribute, Origin, Setting, UnifiedConfig, attribute_named,
+};
 
 /// Every way reading, resolving or writing the configuration can fail; each message says what
 /// to do next. No message ever contains a token, a password or a line of the file.
