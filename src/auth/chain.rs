@@ -332,6 +332,10 @@ fn id_token_source(
     })
 }
 
+/// The workspace token's source, the management token's, and whether the latter is needed
+/// only for an application's token.
+type SourcePair = (Box<dyn TokenSource>, Box<dyn TokenSource>, bool);
+
 /// Whether the workspace is on Azure: a resource id, `cloud`, or the host's domain.
 fn is_azure(config: &UnifiedConfig, host: &str) -> bool {
     config.get("azure_workspace_resource_id").is_some()
