@@ -116,7 +116,7 @@ fn read_bounded(source: impl Read) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-fn check_value(value: &SecretValue) -> Result<(), InvalidValue> {
+pub fn check_value(value: &SecretValue) -> Result<(), InvalidValue> {
     if value.is_empty() {
         return Err(InvalidValue::Empty);
     }

@@ -121,10 +121,10 @@ impl Document {
     pub fn section_names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = Vec::new();
         for kind in &self.kinds {
-            if let Kind::Header(name) = kind
-                && !names.contains(&name.as_str())
-            {
-                names.push(name);
+            if let Kind::Header(name) = kind {
+                if !names.contains(&name.as_str()) {
+                    names.push(name);
+                }
             }
         }
         names

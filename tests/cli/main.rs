@@ -18,6 +18,7 @@ mod errors;
 mod examples;
 mod faults;
 mod get;
+mod go_dialect;
 mod import_export;
 mod keyvault;
 mod put;
