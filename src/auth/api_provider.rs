@@ -8,8 +8,8 @@ use reqwest::header::{HeaderName, HeaderValue};
 use tokio::sync::OnceCell;
 
 use super::chain::{Credentials, Environment, configure};
-use super::provider::TokenProvider;
 use super::error::AuthError;
+use super::provider::TokenProvider;
 use crate::api::{self, AuthHeaders, BoxFuture, CredentialProvider, StaticCredentials};
 use crate::config::UnifiedConfig;
 use crate::secret::{Secret, SecretBytes};
@@ -77,9 +77,12 @@ impl ChainCredentials {
             Chosen::Static(credentials) => return credentials.headers().await,
             Chosen::Tokens { method, provider } => (method, provider),
         };
-        let headers = provider.headers().await.map_err(|error| api::Error::Credentials {
-            message: format!("{method} auth: {error}"),
-        })?;
+        let headers = provider
+            .headers()
+            .await
+            .map_err(|error| api::Error::Credentials {
+                message: format!("{method} auth: {error}"),
+            })?;
         let mut sendable = Vec::with_capacity(headers.len());
         for (name, value) in headers {
             self.remember(&value);
@@ -92,7 +95,10 @@ impl ChainCredentials {
     }
 
     fn remember(&self, value: &Secret) {
-        let mut handed_out = self.handed_out.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut handed_out = self
+            .handed_out
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if !handed_out.contains(value) {
             handed_out.push(value.clone());
             let excess = handed_out.len().saturating_sub(REMEMBERED_HEADERS);
@@ -120,12 +126,17 @@ impl CredentialProvider for ChainCredentials {
         if let Some(Ok(Chosen::Static(credentials))) = self.chosen.get() {
             return credentials.secrets_to_mask();
         }
-        let handed_out = self.handed_out.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let handed_out = self
+            .handed_out
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         handed_out
             .iter()
             .flat_map(|value| {
                 let text = value.expose();
-                let credential = text.split_once(' ').map_or(text, |(_, credential)| credential);
+                let credential = text
+                    .split_once(' ')
+                    .map_or(text, |(_, credential)| credential);
                 [SecretBytes::new(text), SecretBytes::new(credential)]
             })
             .collect()

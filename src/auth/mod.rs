@@ -13,6 +13,7 @@
 //! - `cache`: the refreshing, single-flight token cache, optionally kept across invocations.
 //! - `provider`: the request headers of a token method (Azure's management header included).
 
+mod api_provider;
 mod azure;
 mod azure_cli;
 mod cache;
@@ -30,6 +31,7 @@ mod u2m;
 #[cfg(test)]
 mod tests;
 
+pub use api_provider::ChainCredentials;
 pub use azure::{
     AzureAuthority, AzureClientSecret, AzureCloud, AzureMsi, MsiEndpoint, discover_tenant,
     is_azure_host,

@@ -855,3 +855,65 @@ mod chain {
         );
     }
 }
+
+mod api_seam {
+    use super::chain::*;
+    use super::*;
+    use crate::api::{Client, ClientOptions, HttpSettings};
+
+    #[tokio::test]
+    async fn the_api_client_gets_tokens_and_a_401_drops_the_cached_one_once() {
+        let emulator = emulator(Config::default().with_admin(SP));
+        let home = tempfile::tempdir().unwrap();
+        let path = home.path().join(".databrickscfg");
+        let url = emulator.url();
+        std::fs::write(
+            &path,
+            format!("[DEFAULT]\nhost = {url}\nclient_id = {SP}\nclient_secret = {SP_SECRET}\n"),
+        )
+        .unwrap();
+        let config = crate::config::UnifiedConfig::load_from(&path, None, &|_| None).unwrap();
+        let settings = HttpSettings {
+            insecure: false,
+            extra_ca_certificates: &[],
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(5),
+        };
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let environment = Environment {
+            http: TokenHttp::new(
+                crate::api::http_client(&url, &settings).unwrap(),
+                RetryRules::default(),
+                None,
+            ),
+            store: None,
+            debug: None,
+            env: Box::new(|_| None),
+            az: "az".into(),
+        };
+        let credentials = Arc::new(ChainCredentials::new(config, environment));
+        let client = Client::new(ClientOptions::new(url.clone(), credentials.clone())).unwrap();
+        let calls: Vec<_> = (0..8)
+            .map(|_| {
+                let client = client.clone();
+                tokio::spawn(async move { client.list_scopes().await.map(|_| ()) })
+            })
+            .collect();
+        for call in calls {
+            call.await.unwrap().unwrap();
+        }
+        assert_eq!(credentials.method(), Some("oauth-m2m"));
+        assert_eq!(
+            token_requests(&emulator).len(),
+            1,
+            "one token for concurrent first requests"
+        );
+
+        emulator.revoke_tokens(Some(SP));
+        let error = client.list_scopes().await.unwrap_err();
+        assert_eq!(error.status(), Some(401));
+        client.list_scopes().await.unwrap();
+        client.list_scopes().await.unwrap();
+        assert_eq!(token_requests(&emulator).len(), 2);
+    }
+}
