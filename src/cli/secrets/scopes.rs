@@ -278,9 +278,7 @@ impl DeleteScope {
         let scope = self.scope.resolve_with(&self.json)?;
         let connection = context.connect()?;
         connection
-            .client
-            .delete_scope(&scope)
+            .call(connection.client.delete_scope(&scope))
             .await
-            .map_err(|error| connection.explain(error))
     }
 }
