@@ -18,7 +18,7 @@ use anyhow::Context as _;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::api::{self, Client, ClientOptions, CredentialProvider, StaticCredentials};
-use crate::config::{self, Credentials, Resolved};
+use crate::config::{self, Credentials, Resolved, Source};
 use crate::output::{Format, Style};
 
 pub use argv::parse;
@@ -146,6 +146,7 @@ impl Context {
     pub fn connect(&self) -> anyhow::Result<Connection> {
         let resolved = config::resolve(self.global.profile.as_deref())?;
         warn_if_plain_http(&resolved.host);
+        warn_if_insecure(&resolved);
         let client = self
             .client_options(&resolved)
             .and_then(Client::new)
@@ -194,6 +195,22 @@ pub fn warn_if_plain_http(host: &str) {
     if host.starts_with("http://") && !config::is_loopback_host(host) {
         eprintln!(
             "Warning: {host} uses plain http://, so the credentials travel unencrypted; use https://"
+        );
+    }
+}
+
+/// One line for every command that runs without TLS certificate verification, naming the
+/// setting that turned it off.
+fn warn_if_insecure(resolved: &Resolved) {
+    if resolved.insecure {
+        let setting = match &resolved.source {
+            Source::Profile { .. } => format!("`insecure` in {}", resolved.source),
+            Source::Environment => "DATABRICKS_INSECURE".to_string(),
+        };
+        eprintln!(
+            "Warning: TLS certificates of {} are not verified ({setting}); remove that setting \
+             to verify them",
+            resolved.host
         );
     }
 }
