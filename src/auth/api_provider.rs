@@ -42,15 +42,6 @@ impl ChainCredentials {
         }
     }
 
-    /// The method that authenticates, once the first request chose it.
-    pub fn method(&self) -> Option<&'static str> {
-        match self.chosen.get() {
-            Some(Ok(Chosen::Static(_))) => None,
-            Some(Ok(Chosen::Tokens { method, .. })) => Some(method),
-            _ => None,
-        }
-    }
-
     async fn choose(&self) -> Result<Chosen, AuthError> {
         let configured = configure(&self.config, &self.environment).await?;
         let unsendable = |error: api::Error| AuthError::Failed(error.to_string());

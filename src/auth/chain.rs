@@ -2,10 +2,14 @@
 //! reference's default order, the first that is configured and gets a token wins. A method that
 //! lacks what it needs, or whose first token fails, is skipped with a `--debug` line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::azure::{AZURE_DATABRICKS_RESOURCE, AzureAuthority, AzureCloud, is_azure_host};
+use super::azure::{
+    AZURE_DATABRICKS_RESOURCE, AzureAuthority, AzureClientSecret, AzureCloud, AzureMsi,
+    MsiEndpoint, discover_tenant, is_azure_host,
+};
+use super::azure_cli::AzureCli;
 use super::cache::{CachedToken, EarlyRefresh, PersistentCache};
 use super::discovery::Discovery;
 use super::error::AuthError;
@@ -13,10 +17,9 @@ use super::federation::{DEFAULT_TOKEN_VARIABLE, IdTokenSource, TokenExchange};
 use super::http::{DebugLog, TokenHttp};
 use super::m2m::{ClientCredentials, scope_parameter};
 use super::provider::{ManagementToken, TokenProvider};
-use super::storage::TokenStore;
+use super::storage::{FileTokenStore, TokenStore};
 use super::token::TokenSource;
 use super::u2m::DatabricksCliTokens;
-use super::{AzureCli, AzureClientSecret, AzureMsi, MsiEndpoint, discover_tenant};
 use crate::config::{AUTH_DOCS, UnifiedConfig};
 use crate::secret::Secret;
 
@@ -68,6 +71,21 @@ pub struct Environment {
 }
 
 impl Environment {
+    /// This process's environment: the token storage in the home directory, `az` from PATH.
+    pub fn for_process(http: TokenHttp, debug: DebugLog) -> Environment {
+        let home = std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" })
+            .filter(|home| !home.is_empty());
+        Environment {
+            http,
+            store: home.map(|home| {
+                Arc::new(FileTokenStore::in_home(Path::new(&home))) as Arc<dyn TokenStore>
+            }),
+            debug,
+            env: Box::new(|name| std::env::var(name).ok()),
+            az: PathBuf::from("az"),
+        }
+    }
+
     fn var(&self, name: &str) -> Option<String> {
         (self.env)(name).filter(|value| !value.is_empty())
     }
@@ -363,11 +381,7 @@ async fn azure_provider(
         CachedToken::new(source, EarlyRefresh::AZURE, None, environment.debug.clone())
     };
     let client_id = config.get("azure_client_id").map(str::to_string);
-    let (workspace, management, only_for_applications): (
-        Box<dyn TokenSource>,
-        Box<dyn TokenSource>,
-        bool,
-    ) = match method {
+    let (workspace, management, only_for_applications): SourcePair = match method {
         "azure-msi" => {
             if !config.flag("azure_use_msi") {
                 return Err(AuthError::NotConfigured(

@@ -269,10 +269,6 @@ impl TokenExchange {
         }
     }
 
-    pub fn id_tokens(&self) -> &IdTokenSource {
-        &self.id_tokens
-    }
-
     async fn fetch(&self) -> Result<Token, AuthError> {
         let endpoints = self.discovery.endpoints().await?;
         let audience = self

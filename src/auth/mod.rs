@@ -32,21 +32,5 @@ mod u2m;
 mod tests;
 
 pub use api_provider::ChainCredentials;
-pub use azure::{
-    AzureAuthority, AzureClientSecret, AzureCloud, AzureMsi, MsiEndpoint, discover_tenant,
-    is_azure_host,
-};
-pub use azure_cli::AzureCli;
-pub use cache::{CachedToken, EarlyRefresh, PersistentCache};
-pub use chain::{
-    Configured, Credentials, DEFAULT_ORDER, Environment, TOKEN_CACHE_VARIABLE, configure,
-};
-pub use discovery::{Discovery, OidcEndpoints};
-pub use error::AuthError;
-pub use federation::{IdTokenSource, TokenExchange};
+pub use chain::Environment;
 pub use http::{DebugLog, RetryRules, TokenHttp};
-pub use m2m::ClientCredentials;
-pub use provider::{ManagementToken, TokenProvider};
-pub use storage::{FileTokenStore, StoredToken, TokenStore};
-pub use token::{BoxFuture, Token, TokenSource};
-pub use u2m::DatabricksCliTokens;

@@ -51,9 +51,6 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
 
     /// Stores every entry at once; `_lock` shows the caller holds the lock.
     fn save(&self, lock: &StoreLock, entries: &[(String, StoredToken)]) -> Result<(), AuthError>;
-
-    /// For `auth describe`: the kind of storage and where it is.
-    fn location(&self) -> String;
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +68,7 @@ impl FileTokenStore {
         FileTokenStore::new(home.join(".databricks").join("token-cache.json"))
     }
 
+    #[cfg(test)]
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -159,10 +157,6 @@ impl TokenStore for FileTokenStore {
             tokens.insert(key.clone(), stored_to_json(stored));
         }
         self.write(tokens)
-    }
-
-    fn location(&self) -> String {
-        format!("plaintext, {}", self.path.display())
     }
 }
 

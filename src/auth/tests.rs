@@ -12,7 +12,22 @@ use databricks_emulator::{
 };
 use serde_json::Value;
 
-use super::*;
+use super::api_provider::ChainCredentials;
+use super::azure::{
+    AzureAuthority, AzureClientSecret, AzureCloud, AzureMsi, MsiEndpoint, discover_tenant,
+};
+use super::azure_cli::AzureCli;
+use super::cache::{CachedToken, EarlyRefresh, PersistentCache};
+use super::chain::{Environment, configure};
+use super::discovery::Discovery;
+use super::error::AuthError;
+use super::federation::{IdTokenSource, TokenExchange};
+use super::http::{DebugLog, RetryRules, TokenHttp};
+use super::m2m::ClientCredentials;
+use super::provider::{self, ManagementToken, TokenProvider};
+use super::storage::{FileTokenStore, StoredToken, TokenStore};
+use super::token::{Token, TokenSource};
+use super::u2m::DatabricksCliTokens;
 use crate::secret::Secret;
 
 const SP: &str = "ci-deployer";
@@ -160,7 +175,6 @@ async fn concurrent_requests_wait_for_one_token() {
         task.await.unwrap();
     }
     assert_eq!(token_requests(&emulator).len(), 1);
-    assert_eq!(cache.fetched(), 1);
 }
 
 #[tokio::test]
@@ -418,7 +432,7 @@ fn azure_emulator() -> Emulator {
 }
 
 fn azure_secret_source(emulator: &Emulator, tenant: &str, resource: &str) -> AzureClientSecret {
-    let authority = AzureAuthority::new(azure::AzureCloud::Public, Some(&emulator.url())).unwrap();
+    let authority = AzureAuthority::new(AzureCloud::Public, Some(&emulator.url())).unwrap();
     AzureClientSecret::new(
         &authority,
         tenant,
@@ -857,7 +871,6 @@ mod chain {
 }
 
 mod api_seam {
-    use super::chain::*;
     use super::*;
     use crate::api::{Client, ClientOptions, HttpSettings};
 
@@ -902,7 +915,6 @@ mod api_seam {
         for call in calls {
             call.await.unwrap().unwrap();
         }
-        assert_eq!(credentials.method(), Some("oauth-m2m"));
         assert_eq!(
             token_requests(&emulator).len(),
             1,

@@ -324,14 +324,6 @@ impl fmt::Debug for UnifiedConfig {
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 impl UnifiedConfig {
-    /// Loads from the real environment and config file. `explicit_profile` is `--profile`.
-    pub fn load(explicit_profile: Option<&str>) -> Result<UnifiedConfig, ConfigError> {
-        let path = super::config_path()?;
-        Self::load_from(&path, explicit_profile, &|name| {
-            std::env::var(name).ok().filter(|value| !value.is_empty())
-        })
-    }
-
     pub fn load_from(
         path: &Path,
         explicit_profile: Option<&str>,
@@ -433,15 +425,15 @@ impl UnifiedConfig {
             if !must_exist {
                 return Ok(());
             }
-            if !path.exists() {
+            if !file.path().exists() {
                 return Err(ConfigError::ConfigFileMissing {
                     profile: name,
-                    path: path.to_path_buf(),
+                    path: file.path().to_path_buf(),
                 });
             }
             return Err(ConfigError::ProfileNotFound {
                 profile: name,
-                path: path.to_path_buf(),
+                path: file.path().to_path_buf(),
                 available: file
                     .profile_names()
                     .into_iter()
@@ -551,8 +543,7 @@ impl UnifiedConfig {
                 format!("{}={value}", setting.attribute.name)
             })
             .collect();
-        let variables: Vec<&str> = self
-            .settings
+        let variables: Vec<&str> = shown
             .iter()
             .filter_map(|setting| match setting.origin {
                 Origin::Env(name) => Some(name),

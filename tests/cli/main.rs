@@ -8,6 +8,7 @@
 mod harness;
 
 mod acls;
+mod auth;
 mod aliases;
 mod completion;
 mod concurrency;
