@@ -57,6 +57,9 @@ pub struct Configured {
     pub credentials: Credentials,
 }
 
+/// Looks up an environment variable.
+pub type Lookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// What methods need besides the configuration.
 pub struct Environment {
     pub http: TokenHttp,
@@ -65,7 +68,7 @@ pub struct Environment {
     pub debug: DebugLog,
     /// Environment variables that are not configuration attributes (CI variables,
     /// `IDENTITY_ENDPOINT`, `AZURE_AUTHORITY_HOST`, ...); empty counts as unset.
-    pub env: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    pub env: Lookup,
     /// The `az` program (`az` on PATH outside tests).
     pub az: PathBuf,
 }
