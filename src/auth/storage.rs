@@ -15,8 +15,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value, json};
 
 use super::error::AuthError;
-use crate::config::lock::FileLock;
 use super::token::Token;
+use crate::config::lock::FileLock;
 use crate::secret::Secret;
 
 /// How long another process may hold the lock: a refresh under it takes one token request.

@@ -73,7 +73,10 @@ fn api_caller(env: &TestEnv) -> String {
 #[track_caller]
 fn assert_no_secret(run: &Run, secrets: &[&str]) {
     for text in [run.stdout(), run.stderr.clone()] {
-        for secret in secrets.iter().chain(&[SP_SECRET, AZ_SECRET, CI_REQUEST_TOKEN]) {
+        for secret in secrets
+            .iter()
+            .chain(&[SP_SECRET, AZ_SECRET, CI_REQUEST_TOKEN])
+        {
             assert!(!text.contains(secret), "`{secret}` leaked: {text}");
         }
         // Every token the emulator issues or accepts is a JWT.
@@ -153,8 +156,17 @@ fn a_second_ci_command_reuses_the_token_and_the_discovery_answer() {
     env.emulator.clear_requests();
     let second = list_scopes(&env, &vars);
     second.ok();
-    let paths: Vec<String> = env.emulator.requests().into_iter().map(|r| r.path).collect();
-    assert_eq!(paths, ["/api/2.0/secrets/scopes/list"], "no token request the second time");
+    let paths: Vec<String> = env
+        .emulator
+        .requests()
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(
+        paths,
+        ["/api/2.0/secrets/scopes/list"],
+        "no token request the second time"
+    );
     let cache = std::fs::read_to_string(env.home().join(".databricks/token-cache.json"))
         .expect("the token storage");
     assert!(!cache.contains(SP_SECRET));
@@ -173,13 +185,24 @@ fn a_second_ci_command_reuses_the_token_and_the_discovery_answer() {
 
     // Another secret (a rotated or wrong one) never gets the cached token.
     env.emulator.clear_requests();
-    let wrong = [vars[0], vars[1], ("DATABRICKS_CLIENT_SECRET", "not-the-secret")];
+    let wrong = [
+        vars[0],
+        vars[1],
+        ("DATABRICKS_CLIENT_SECRET", "not-the-secret"),
+    ];
     let run = list_scopes(&env, &wrong);
     let stderr = run.fails_with(1);
     assert!(stderr.contains("invalid_client"), "{stderr}");
-    assert!(stderr.contains("check client_id and client_secret"), "{stderr}");
+    assert!(
+        stderr.contains("check client_id and client_secret"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("not-the-secret"), "{stderr}");
-    assert_eq!(token_requests(&env.emulator.requests()).len(), 1, "never retried");
+    assert_eq!(
+        token_requests(&env.emulator.requests()).len(),
+        1,
+        "never retried"
+    );
 }
 
 #[test]
@@ -198,7 +221,12 @@ fn github_actions_oidc_exchanges_the_job_token() {
     );
     run.ok();
     assert_no_secret(&run, &[]);
-    assert!(run.stderr.contains("Failed to configure auth \"oauth-m2m\""), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("Failed to configure auth \"oauth-m2m\""),
+        "{}",
+        run.stderr
+    );
     assert_eq!(api_caller(&env), SP);
     let requests = env.emulator.requests();
     let exchange = token_requests(&requests)[0];
@@ -295,7 +323,10 @@ fn azure_client_secret_discovers_the_tenant_and_sends_the_management_token() {
         .collect();
     assert_eq!(
         resources,
-        ["2ff814a6-3304-4ab8-85cb-cd0e6f879c1d", "https://management.core.windows.net/"]
+        [
+            "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d",
+            "https://management.core.windows.net/"
+        ]
     );
 }
 
@@ -344,11 +375,20 @@ fn fake_az(env: &TestEnv, answer: &str, exit_code: i32) -> String {
 fn azure_cli_runs_az_once_for_a_logged_in_user() {
     let env = azure_workspace();
     let url = env.url();
-    let user_token = env.emulator.entra_user_token(DEFAULT_ADMIN).expect("a user token");
-    let expires_on = SystemTime::now().duration_since(UNIX_EPOCH).expect("now").as_secs() + 3600;
+    let user_token = env
+        .emulator
+        .entra_user_token(DEFAULT_ADMIN)
+        .expect("a user token");
+    let expires_on = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("now")
+        .as_secs()
+        + 3600;
     let path = fake_az(
         &env,
-        &format!(r#"{{"accessToken": "{user_token}", "tokenType": "Bearer", "expires_on": {expires_on}}}"#),
+        &format!(
+            r#"{{"accessToken": "{user_token}", "tokenType": "Bearer", "expires_on": {expires_on}}}"#
+        ),
         0,
     );
     let vars = [
@@ -374,11 +414,21 @@ fn azure_cli_not_logged_in_falls_through_to_the_error_that_lists_the_config() {
     let path = fake_az(&env, "ERROR: Please run 'az login' to setup account.", 1);
     let run = list_scopes(
         &env,
-        &[("DATABRICKS_HOST", url.as_str()), ("DATABRICKS_CLOUD", "azure"), ("PATH", path.as_str())],
+        &[
+            ("DATABRICKS_HOST", url.as_str()),
+            ("DATABRICKS_CLOUD", "azure"),
+            ("PATH", path.as_str()),
+        ],
     );
     let stderr = run.fails_with(1);
-    assert!(stderr.contains("Failed to configure auth \"azure-cli\": azure-cli: not logged in"), "{stderr}");
-    assert!(stderr.contains("Error: default auth: cannot configure default credentials"), "{stderr}");
+    assert!(
+        stderr.contains("Failed to configure auth \"azure-cli\": azure-cli: not logged in"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Error: default auth: cannot configure default credentials"),
+        "{stderr}"
+    );
     assert!(stderr.contains(&format!("Config: host={url}")), "{stderr}");
 }
 
@@ -406,8 +456,15 @@ fn login(env: &TestEnv) -> Value {
             ("scope", "offline_access all-apis"),
             ("state", "st"),
         ]);
-        let answer = client.get(authorize.as_str()).send().await.expect("authorize");
-        let location = answer.headers()["location"].to_str().expect("text").to_string();
+        let answer = client
+            .get(authorize.as_str())
+            .send()
+            .await
+            .expect("authorize");
+        let location = answer.headers()["location"]
+            .to_str()
+            .expect("text")
+            .to_string();
         let code = url::Url::parse(&location)
             .expect("URL")
             .query_pairs()
@@ -439,13 +496,21 @@ fn login(env: &TestEnv) -> Value {
 fn databricks_cli_profiles_read_the_go_token_cache_and_refresh_it() {
     let env = workspace(Config::default().with_login_as(DEFAULT_ADMIN));
     let url = env.url();
-    env.write_config(&format!("[dev]\nhost = {url}\nauth_type = databricks-cli\n"));
+    env.write_config(&format!(
+        "[dev]\nhost = {url}\nauth_type = databricks-cli\n"
+    ));
 
     let run = run(&env, &["secrets", "list-scopes", "--profile", "dev"], &[]);
     let stderr = run.fails_with(1);
-    assert!(stderr.contains("databricks OAuth is not configured for this host"), "{stderr}");
+    assert!(
+        stderr.contains("databricks OAuth is not configured for this host"),
+        "{stderr}"
+    );
     assert!(stderr.contains("run `databricks auth login`"), "{stderr}");
-    assert!(stderr.contains("databricks auth login --profile dev"), "{stderr}");
+    assert!(
+        stderr.contains("databricks auth login --profile dev"),
+        "{stderr}"
+    );
 
     let answer = login(&env);
     let refresh_token = answer["refresh_token"].as_str().expect("a refresh token");
@@ -458,7 +523,11 @@ fn databricks_cli_profiles_read_the_go_token_cache_and_refresh_it() {
     );
     std::fs::write(cache_dir.join("token-cache.json"), cache).expect("cache");
     env.emulator.clear_requests();
-    let run = self::run(&env, &["secrets", "list-scopes", "--profile", "dev", "--debug"], &[]);
+    let run = self::run(
+        &env,
+        &["secrets", "list-scopes", "--profile", "dev", "--debug"],
+        &[],
+    );
     run.ok();
     assert_no_secret(&run, &[refresh_token]);
     let requests = env.emulator.requests();
@@ -471,8 +540,15 @@ fn databricks_cli_profiles_read_the_go_token_cache_and_refresh_it() {
     .expect("JSON");
     assert_eq!(stored["version"], 1);
     let by_profile = &stored["tokens"]["dev"];
-    assert_eq!(by_profile, &stored["tokens"][url.as_str()], "mirrored under the host key");
-    assert_ne!(by_profile["refresh_token"], refresh_token, "the rotated token is kept");
+    assert_eq!(
+        by_profile,
+        &stored["tokens"][url.as_str()],
+        "mirrored under the host key"
+    );
+    assert_ne!(
+        by_profile["refresh_token"], refresh_token,
+        "the rotated token is kept"
+    );
 }
 
 #[test]
@@ -489,7 +565,10 @@ fn the_default_chain_order_and_auth_type_forcing() {
         stderr.contains("Error: validate: more than one authorization method configured: oauth and pat. Config: "),
         "{stderr}"
     );
-    assert!(stderr.contains("token=***") && stderr.contains("client_secret=***"), "{stderr}");
+    assert!(
+        stderr.contains("token=***") && stderr.contains("client_secret=***"),
+        "{stderr}"
+    );
     assert_no_secret(&run, &[&admin]);
     env.emulator.clear_requests();
 
@@ -513,7 +592,14 @@ fn the_default_chain_order_and_auth_type_forcing() {
         .collect();
     assert_eq!(
         tried,
-        ["pat", "basic", "oauth-m2m", "databricks-cli", "github-oidc", "azure-devops-oidc"]
+        [
+            "pat",
+            "basic",
+            "oauth-m2m",
+            "databricks-cli",
+            "github-oidc",
+            "azure-devops-oidc"
+        ]
     );
 }
 
@@ -529,7 +615,13 @@ fn default_profile_chooses_the_profile_unless_a_host_is_in_the_environment() {
     list_scopes(&env, &[]).ok();
     assert_eq!(api_caller(&env), SP);
     env.emulator.clear_requests();
-    let run = list_scopes(&env, &[("DATABRICKS_HOST", url.as_str()), ("DATABRICKS_TOKEN", admin.as_str())]);
+    let run = list_scopes(
+        &env,
+        &[
+            ("DATABRICKS_HOST", url.as_str()),
+            ("DATABRICKS_TOKEN", admin.as_str()),
+        ],
+    );
     run.ok();
     assert_eq!(api_caller(&env), DEFAULT_ADMIN);
 }
@@ -540,15 +632,26 @@ fn an_explicit_profile_beats_credentials_in_the_environment() {
     let url = env.url();
     let admin = env.emulator.admin_token();
     env.write_config(&format!("[sp]\nhost = {url}\nclient_id = {SP}\nclient_secret = {SP_SECRET}\n\n[bare]\nhost = {url}\n"));
-    let vars = [("DATABRICKS_HOST", "http://127.0.0.1:9"), ("DATABRICKS_TOKEN", admin.as_str())];
+    let vars = [
+        ("DATABRICKS_HOST", "http://127.0.0.1:9"),
+        ("DATABRICKS_TOKEN", admin.as_str()),
+    ];
     // A host-only profile takes the token from the environment.
-    run(&env, &["secrets", "list-scopes", "--profile", "bare"], &vars).ok();
+    run(
+        &env,
+        &["secrets", "list-scopes", "--profile", "bare"],
+        &vars,
+    )
+    .ok();
     assert_eq!(api_caller(&env), DEFAULT_ADMIN);
     env.emulator.clear_requests();
     // A complete profile of another method conflicts with the environment's token.
     let run = run(&env, &["secrets", "list-scopes", "--profile", "sp"], &vars);
     let stderr = run.fails_with(1);
-    assert!(stderr.contains("more than one authorization method configured: oauth and pat"), "{stderr}");
+    assert!(
+        stderr.contains("more than one authorization method configured: oauth and pat"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -575,15 +678,27 @@ fn a_long_import_refreshes_short_lived_tokens_a_handful_of_times() {
     run.ok();
     let elapsed = started.elapsed();
     let requests = env.emulator.requests();
-    let puts = requests.iter().filter(|r| r.path == "/api/2.0/secrets/put").count();
+    let puts = requests
+        .iter()
+        .filter(|r| r.path == "/api/2.0/secrets/put")
+        .count();
     assert_eq!(puts, 1000);
-    assert!(requests.iter().all(|r| r.status != Some(401)), "no request was refused");
+    assert!(
+        requests.iter().all(|r| r.status != Some(401)),
+        "no request was refused"
+    );
     let tokens = token_requests(&requests).len();
     // A 2 s token is replaced after 1 s: about one token per second of import, never one per request.
     let ceiling = elapsed.as_secs() as usize + 3;
     eprintln!("1,000-secret import: {tokens} token requests in {elapsed:?}");
-    assert!(elapsed > Duration::from_secs(3), "the import outlived a token: {elapsed:?}");
-    assert!(tokens >= 2 && tokens <= ceiling, "{tokens} token requests in {elapsed:?}");
+    assert!(
+        elapsed > Duration::from_secs(3),
+        "the import outlived a token: {elapsed:?}"
+    );
+    assert!(
+        tokens >= 2 && tokens <= ceiling,
+        "{tokens} token requests in {elapsed:?}"
+    );
 }
 
 #[test]
@@ -592,10 +707,22 @@ fn nothing_configured_names_what_is_missing_without_secrets() {
     let url = env.url();
     let run = list_scopes(
         &env,
-        &[("DATABRICKS_HOST", url.as_str()), ("DATABRICKS_CLIENT_ID", SP)],
+        &[
+            ("DATABRICKS_HOST", url.as_str()),
+            ("DATABRICKS_CLIENT_ID", SP),
+        ],
     );
     let stderr = run.fails_with(1);
-    assert!(stderr.contains("cannot configure default credentials"), "{stderr}");
-    assert!(stderr.contains("oauth-m2m needs DATABRICKS_CLIENT_SECRET"), "{stderr}");
-    assert!(stderr.contains("Env: DATABRICKS_HOST, DATABRICKS_CLIENT_ID"), "{stderr}");
+    assert!(
+        stderr.contains("cannot configure default credentials"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("oauth-m2m needs DATABRICKS_CLIENT_SECRET"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Env: DATABRICKS_HOST, DATABRICKS_CLIENT_ID"),
+        "{stderr}"
+    );
 }

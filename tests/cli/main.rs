@@ -8,8 +8,8 @@
 mod harness;
 
 mod acls;
-mod auth;
 mod aliases;
+mod auth;
 mod completion;
 mod concurrency;
 mod config_files;

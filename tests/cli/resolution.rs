@@ -203,7 +203,10 @@ fn username_and_password_authenticate_with_basic() {
         stderr.contains("more than one authorization method configured: basic and pat"),
         "{stderr}"
     );
-    assert!(!stderr.contains(ALICE_TOKEN) && !stderr.contains(BOB_TOKEN), "{stderr}");
+    assert!(
+        !stderr.contains(ALICE_TOKEN) && !stderr.contains(BOB_TOKEN),
+        "{stderr}"
+    );
     setup.assert_no_calls();
 
     let other = setup.other_url();
