@@ -726,3 +726,66 @@ fn nothing_configured_names_what_is_missing_without_secrets() {
         "{stderr}"
     );
 }
+
+fn create_key_vault_scope(env: &TestEnv, vars: &[(&str, &str)]) -> Run {
+    run(
+        env,
+        &[
+            "secrets",
+            "create-scope",
+            "vault",
+            "--scope-backend-type",
+            "AZURE_KEYVAULT",
+            "--resource-id",
+            "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/team-vault",
+            "--dns-name",
+            "https://team-vault.vault.azure.net/",
+        ],
+        vars,
+    )
+}
+
+#[test]
+fn a_key_vault_scope_needs_the_user_token_az_gives_not_a_service_principals() {
+    let env = azure_workspace();
+    let url = env.url();
+    let user_token = env
+        .emulator
+        .entra_user_token(DEFAULT_ADMIN)
+        .expect("a user token");
+    let expires_on = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("now")
+        .as_secs()
+        + 3600;
+    let path = fake_az(
+        &env,
+        &format!(
+            r#"{{"accessToken": "{user_token}", "tokenType": "Bearer", "expires_on": {expires_on}}}"#
+        ),
+        0,
+    );
+    let azure = [
+        ("DATABRICKS_HOST", url.as_str()),
+        ("DATABRICKS_CLOUD", "azure"),
+    ];
+    let mut with_az = azure.to_vec();
+    with_az.push(("PATH", path.as_str()));
+    create_key_vault_scope(&env, &with_az).ok();
+    assert_eq!(env.emulator.scope_names(), ["vault"]);
+
+    let mut as_application = azure.to_vec();
+    as_application.extend([
+        ("ARM_CLIENT_ID", AZ_SP),
+        ("ARM_CLIENT_SECRET", AZ_SECRET),
+        ("AZURE_AUTHORITY_HOST", url.as_str()),
+    ]);
+    let run = create_key_vault_scope(&env, &as_application);
+    let stderr = run.fails_with(1);
+    assert!(stderr.contains("userAADToken"), "{stderr}");
+    assert!(
+        stderr.contains("nor a service principal's token: log in with `az login`"),
+        "{stderr}"
+    );
+    assert_no_secret(&run, &[&user_token]);
+}
