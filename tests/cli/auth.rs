@@ -128,6 +128,11 @@ fn oauth_m2m_profile_discovers_and_uses_the_client_credentials_grant() {
     );
     run.ok();
     assert_no_secret(&run, &[]);
+    assert!(
+        run.stderr.contains("Authenticated with oauth-m2m"),
+        "{}",
+        run.stderr
+    );
     let requests = env.emulator.requests();
     let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
     assert_eq!(
@@ -210,15 +215,13 @@ fn github_actions_oidc_exchanges_the_job_token() {
     let env = workspace(Config::default());
     let url = env.url();
     let request_url = format!("{url}/github-actions/idtoken?api-version=2.0");
-    let run = list_scopes(
-        &env,
-        &[
-            ("DATABRICKS_HOST", url.as_str()),
-            ("DATABRICKS_CLIENT_ID", SP),
-            ("ACTIONS_ID_TOKEN_REQUEST_URL", request_url.as_str()),
-            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", CI_REQUEST_TOKEN),
-        ],
-    );
+    let vars = [
+        ("DATABRICKS_HOST", url.as_str()),
+        ("DATABRICKS_CLIENT_ID", SP),
+        ("ACTIONS_ID_TOKEN_REQUEST_URL", request_url.as_str()),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", CI_REQUEST_TOKEN),
+    ];
+    let run = list_scopes(&env, &vars);
     run.ok();
     assert_no_secret(&run, &[]);
     assert!(
@@ -235,6 +238,17 @@ fn github_actions_oidc_exchanges_the_job_token() {
         "urn:ietf:params:oauth:grant-type:token-exchange"
     );
     assert_eq!(exchange.body["subject_token"], "***");
+
+    // The next step of the job: neither an ID token nor a token exchange.
+    env.emulator.clear_requests();
+    list_scopes(&env, &vars).ok();
+    let paths: Vec<String> = env
+        .emulator
+        .requests()
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(paths, ["/api/2.0/secrets/scopes/list"]);
 }
 
 #[test]
