@@ -37,6 +37,10 @@ pub struct Configure {
     /// Write `insecure = true`: TLS certificates of this workspace are not verified
     #[arg(long)]
     pub insecure: bool,
+
+    /// Log in with OAuth in the browser instead (as `databricks auth login`)
+    #[arg(long, conflicts_with_all = ["token_file", "aad_token", "insecure"])]
+    pub oauth: bool,
 }
 
 impl Configure {

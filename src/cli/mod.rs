@@ -1,6 +1,7 @@
 //! The command tree: a group is an enum, a leaf command a clap struct with `run`.
 
 mod argv;
+mod auth;
 mod completion;
 pub mod configure;
 #[cfg(test)]
@@ -83,6 +84,9 @@ impl GlobalOptions {
 enum Command {
     /// Write a workspace host and token into a profile of the config file
     Configure(configure::Configure),
+    /// Log in with OAuth in the browser, print tokens for SDKs, log out, switch profiles
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
     /// Create, list and delete secret scopes, secrets and their access rules
     #[command(subcommand)]
     Secrets(secrets::SecretsCommand),
@@ -110,7 +114,13 @@ pub fn usage_error(message: impl Into<String>) -> anyhow::Error {
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Configure(configure) if configure.oauth => auth::configure_oauth(
+            cli.global.profile.as_deref(),
+            configure.host.as_deref(),
+            cli.global.debug,
+        ),
         Command::Configure(configure) => configure.run(cli.global.profile.as_deref()),
+        Command::Auth(command) => command.run(&cli.global),
         Command::Secrets(command) => {
             let context = Context::new(cli.global)?;
             tokio::runtime::Builder::new_current_thread()
