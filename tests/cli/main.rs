@@ -10,6 +10,7 @@ mod harness;
 mod acls;
 mod aliases;
 mod completion;
+mod concurrency;
 mod config_files;
 mod configure;
 mod debug_log;

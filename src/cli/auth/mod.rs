@@ -112,12 +112,9 @@ fn load_config() -> Result<ProfileFile> {
     Ok(ProfileFile::load(&config::config_path()?)?)
 }
 
-/// Reads, changes and writes the config file under its lock.
-// TODO(config lock): switch to `ProfileFile::update` once it is on main.
+/// Reads, changes and writes the config file, all under its cross-process lock.
 fn update_config(change: impl FnOnce(&mut ProfileFile) -> Result<(), ConfigError>) -> Result<()> {
-    let mut file = load_config()?;
-    change(&mut file)?;
-    file.save()?;
+    ProfileFile::update(&config::config_path()?, change)?;
     Ok(())
 }
 

@@ -60,10 +60,8 @@ impl PutAcl {
         })?;
         let connection = context.connect()?;
         connection
-            .client
-            .put_acl(&scope, &principal, permission)
+            .call(connection.client.put_acl(&scope, &principal, permission))
             .await
-            .map_err(|error| connection.explain(error))
     }
 }
 
@@ -135,10 +133,8 @@ impl GetAcl {
         let [scope, principal] = self.address.resolve()?;
         let connection = context.connect()?;
         let reply = connection
-            .client
-            .get_acl(&scope, &principal)
-            .await
-            .map_err(|error| connection.explain(error))?;
+            .call(connection.client.get_acl(&scope, &principal))
+            .await?;
         let style = context.style();
         match (style.dialect, style.format) {
             // The Go CLI has no text layout for a rule: JSON in both formats.
@@ -165,11 +161,7 @@ impl ListAcls {
     pub async fn run(self, context: &Context) -> anyhow::Result<()> {
         let scope = self.scope.resolve()?;
         let connection = context.connect()?;
-        let mut reply = connection
-            .client
-            .list_acls(&scope)
-            .await
-            .map_err(|error| connection.explain(error))?;
+        let mut reply = connection.call(connection.client.list_acls(&scope)).await?;
         let items = &mut reply.data.items;
         self.limit.apply(items, &mut reply.raw, "items");
         print_listing(
@@ -207,9 +199,7 @@ impl DeleteAcl {
         let [scope, principal] = self.address.resolve_with(&self.json)?;
         let connection = context.connect()?;
         connection
-            .client
-            .delete_acl(&scope, &principal)
+            .call(connection.client.delete_acl(&scope, &principal))
             .await
-            .map_err(|error| connection.explain(error))
     }
 }

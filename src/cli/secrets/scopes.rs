@@ -220,11 +220,7 @@ impl<'a> From<&'a ScopeInfo> for GoScope<'a> {
 impl ListScopes {
     pub async fn run(self, context: &Context) -> anyhow::Result<()> {
         let connection = context.connect()?;
-        let mut reply = connection
-            .client
-            .list_scopes()
-            .await
-            .map_err(|error| connection.explain(error))?;
+        let mut reply = connection.call(connection.client.list_scopes()).await?;
         let scopes = &mut reply.data.scopes;
         self.limit.apply(scopes, &mut reply.raw, "scopes");
         print_listing(
@@ -282,9 +278,7 @@ impl DeleteScope {
         let scope = self.scope.resolve_with(&self.json)?;
         let connection = context.connect()?;
         connection
-            .client
-            .delete_scope(&scope)
+            .call(connection.client.delete_scope(&scope))
             .await
-            .map_err(|error| connection.explain(error))
     }
 }

@@ -166,10 +166,8 @@ async fn send_put(
     value: &SecretValue,
 ) -> anyhow::Result<()> {
     connection
-        .client
-        .put_secret(scope, key, value)
+        .call(connection.client.put_secret(scope, key, value))
         .await
-        .map_err(|error| connection.explain(error))
 }
 
 #[derive(Args, Debug)]
@@ -208,10 +206,8 @@ impl List {
         let scope = self.scope.resolve()?;
         let connection = context.connect()?;
         let mut reply = connection
-            .client
-            .list_secrets(&scope)
-            .await
-            .map_err(|error| connection.explain(error))?;
+            .call(connection.client.list_secrets(&scope))
+            .await?;
         let secrets = &mut reply.data.secrets;
         self.limit.apply(secrets, &mut reply.raw, "secrets");
         let go_items: Vec<GoSecretMetadata> = secrets.iter().map(GoSecretMetadata::from).collect();
@@ -264,10 +260,8 @@ impl Delete {
         let [scope, key] = self.address.resolve_with(&self.json)?;
         let connection = context.connect()?;
         connection
-            .client
-            .delete_secret(&scope, &key)
+            .call(connection.client.delete_secret(&scope, &key))
             .await
-            .map_err(|error| connection.explain(error))
     }
 }
 
@@ -324,10 +318,8 @@ impl Get {
         let [scope, key] = self.address.resolve()?;
         let connection = context.connect()?;
         let reply = connection
-            .client
-            .get_secret(&scope, &key)
-            .await
-            .map_err(|error| connection.explain(error))?;
+            .call(connection.client.get_secret(&scope, &key))
+            .await?;
         Ok((scope, key, reply))
     }
 }
