@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use ring::digest::{SHA256, digest};
@@ -94,6 +94,7 @@ impl PersistentCache {
         PersistentCache { store, key }
     }
 
+    #[cfg(test)]
     pub fn key(&self) -> &str {
         &self.key
     }
@@ -107,8 +108,6 @@ pub struct CachedToken {
     /// The server refused the current token: the next request fetches a new one, even if the
     /// stored one looks fresh.
     rejected: AtomicBool,
-    /// Tokens fetched from the source in this process (for `auth describe` and the tests).
-    fetched: AtomicU32,
     debug: DebugLog,
 }
 
@@ -135,13 +134,8 @@ impl CachedToken {
             current: tokio::sync::Mutex::new(None),
             persistent,
             rejected: AtomicBool::new(false),
-            fetched: AtomicU32::new(0),
             debug,
         }
-    }
-
-    pub fn source(&self) -> &dyn TokenSource {
-        self.source.as_ref()
     }
 
     /// A token fresh enough to send; fetched (once, whoever else waits) when there is none.
@@ -161,7 +155,6 @@ impl CachedToken {
             }
         }
         let token = self.source.token().await?;
-        self.fetched.fetch_add(1, Ordering::Relaxed);
         self.keep(&token);
         *current = Some(token.clone());
         Ok(token)
@@ -170,10 +163,6 @@ impl CachedToken {
     /// The server answered 401 to the current token: it is not used again.
     pub fn reject(&self) {
         self.rejected.store(true, Ordering::SeqCst);
-    }
-
-    pub fn fetched(&self) -> u32 {
-        self.fetched.load(Ordering::Relaxed)
     }
 
     fn log(&self, line: &dyn Fn() -> String) {

@@ -43,10 +43,6 @@ impl Discovery {
         }
     }
 
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
     /// Endpoints known from an earlier invocation (kept with a cached token).
     pub fn remember(&self, endpoints: OidcEndpoints) {
         *self

@@ -19,7 +19,8 @@ use crate::secret::Secret;
 
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const JWT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
-const DEFAULT_TOKEN_VARIABLE: &str = "DATABRICKS_OIDC_TOKEN";
+/// Where `env-oidc` finds the ID token unless `oidc_token_env` names another variable.
+pub const DEFAULT_TOKEN_VARIABLE: &str = "DATABRICKS_OIDC_TOKEN";
 
 /// Where the ID token comes from; each is a method of its own (`auth_type`).
 pub enum IdTokenSource {
@@ -38,9 +39,9 @@ pub enum IdTokenSource {
         host_type: String,
         access_token: Secret,
     },
-    /// `env-oidc`: the variable named by `oidc_token_env` (default `DATABRICKS_OIDC_TOKEN`),
-    /// read at every exchange.
-    Env { variable: Option<String> },
+    /// `env-oidc`: the value of the variable named by `oidc_token_env` (default
+    /// `DATABRICKS_OIDC_TOKEN`), read when the method is configured.
+    Env { variable: String, token: Secret },
     /// `file-oidc`: the file `databricks_id_token_filepath`, read at every exchange (a
     /// Kubernetes projected token is rotated in place).
     File { path: PathBuf },
@@ -64,9 +65,11 @@ impl fmt::Debug for IdTokenSource {
                 .field("project_id", project_id)
                 .field("access_token", &"***")
                 .finish_non_exhaustive(),
-            IdTokenSource::Env { variable } => {
-                f.debug_struct("Env").field("variable", variable).finish()
-            }
+            IdTokenSource::Env { variable, .. } => f
+                .debug_struct("Env")
+                .field("variable", variable)
+                .field("token", &"***")
+                .finish(),
             IdTokenSource::File { path } => f.debug_struct("File").field("path", path).finish(),
         }
     }
@@ -106,7 +109,7 @@ impl IdTokenSource {
                 job_id.clone(),
                 access_token.expose().to_string(),
             ],
-            IdTokenSource::Env { variable } => local_identity(&read_env(variable.as_deref())?),
+            IdTokenSource::Env { token, .. } => local_identity(token),
             IdTokenSource::File { path } => local_identity(&read_file(path)?),
         })
     }
@@ -154,20 +157,9 @@ impl IdTokenSource {
                 })?;
                 id_token_field(&answer, "oidcToken", &url)
             }
-            IdTokenSource::Env { variable } => read_env(variable.as_deref()),
+            IdTokenSource::Env { token, .. } => Ok(token.clone()),
             IdTokenSource::File { path } => read_file(path),
         }
-    }
-}
-
-/// `env-oidc`'s ID token: the variable `name` (default `DATABRICKS_OIDC_TOKEN`).
-fn read_env(name: Option<&str>) -> Result<Secret, AuthError> {
-    let name = name.unwrap_or(DEFAULT_TOKEN_VARIABLE);
-    match std::env::var(name) {
-        Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
-        _ => Err(AuthError::NotConfigured(format!(
-            "missing env var \"{name}\": set it to the workload's ID token (a JWT)"
-        ))),
     }
 }
 
@@ -275,10 +267,6 @@ impl TokenExchange {
             id_tokens,
             http,
         }
-    }
-
-    pub fn id_tokens(&self) -> &IdTokenSource {
-        &self.id_tokens
     }
 
     async fn fetch(&self) -> Result<Token, AuthError> {

@@ -44,6 +44,9 @@ const EXCERPT_CHARS: usize = 200;
 /// Statuses that mean "try again": throttled, or the server is failing for now.
 const RETRIED_STATUSES: [u16; 5] = [429, 500, 502, 503, 504];
 
+/// Failed connections are retried this many times, then reported.
+const MAX_CONNECTION_RETRIES: u32 = 3;
+
 /// How long token requests are retried: the reference's one minute per token by default.
 #[derive(Debug, Clone)]
 pub struct RetryRules {
@@ -215,7 +218,7 @@ impl TokenHttp {
     /// Sends `call`, retrying within the budget, and returns the first final answer.
     pub(crate) async fn send(&self, call: &Call) -> Result<Answer, AuthError> {
         let started = Instant::now();
-        let mut retry = 0;
+        let (mut retry, mut connection_failures) = (0, 0);
         loop {
             let (failure, retry_after) = match self.attempt(call).await {
                 Ok(answer) if !RETRIED_STATUSES.contains(&answer.status) => return Ok(answer),
@@ -223,7 +226,17 @@ impl TokenHttp {
                     let retry_after = answer.location.as_deref().and_then(parse_retry_after);
                     (format!("HTTP {}", answer.status), retry_after)
                 }
-                Err(detail) => (detail, None),
+                // A mistyped host or an absent endpoint should fail fast, as in the API client.
+                Err(detail) if connection_failures == MAX_CONNECTION_RETRIES => {
+                    return Err(AuthError::Unreachable {
+                        url: call.url.clone(),
+                        detail,
+                    });
+                }
+                Err(detail) => {
+                    connection_failures += 1;
+                    (detail, None)
+                }
             };
             retry += 1;
             let delay = retry_after

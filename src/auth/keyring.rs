@@ -204,10 +204,6 @@ impl TokenStore for KeyringTokenStore {
         }
         Ok(removed)
     }
-
-    fn location(&self) -> String {
-        format!("secure, OS keyring (service: {SERVICE})")
-    }
 }
 
 /// The Go CLI's keyring secret: `{"token": {...}}`, compact.

@@ -15,9 +15,11 @@
 //! - `cache`: the refreshing, single-flight token cache, optionally kept across invocations.
 //! - `provider`: the request headers of a token method (Azure's management header included).
 
+mod api_provider;
 mod azure;
 mod azure_cli;
 mod cache;
+mod chain;
 mod discovery;
 mod error;
 mod federation;
@@ -33,23 +35,16 @@ mod u2m;
 #[cfg(test)]
 mod tests;
 
-pub use azure::{
-    AzureAuthority, AzureClientSecret, AzureCloud, AzureMsi, MsiEndpoint, discover_tenant,
-    is_azure_host,
-};
-pub use azure_cli::AzureCli;
-pub use cache::{CachedToken, EarlyRefresh, PersistentCache};
-pub use discovery::{Discovery, OidcEndpoints};
+pub use api_provider::ChainCredentials;
+pub use chain::Environment;
+pub use discovery::Discovery;
 pub use error::AuthError;
-pub use federation::{IdTokenSource, TokenExchange};
 pub use http::{DebugLog, RetryRules, TokenHttp};
 pub use keyring::{
     KeyringProblem, KeyringTokenStore, STORAGE_SETTING, STORAGE_VARIABLE, StorageChoice,
     StorageMode, probe as probe_keyring,
 };
 pub use login::{Browser, CallbackServer, Pkce, authorization_url, exchange_code, random_state};
-pub use m2m::ClientCredentials;
-pub use provider::{ManagementToken, TokenProvider};
 pub use storage::{FileTokenStore, StoredToken, TokenStore};
-pub use token::{BoxFuture, Token, TokenSource};
-pub use u2m::{CLI_CLIENT_ID, DatabricksCliTokens, NO_CACHED_CREDENTIALS};
+pub use token::{Token, TokenSource};
+pub use u2m::DatabricksCliTokens;

@@ -59,20 +59,6 @@ impl TokenProvider {
         self
     }
 
-    /// The method name (`auth_type`).
-    pub fn method(&self) -> &'static str {
-        self.method
-    }
-
-    /// Token requests made by this process (workspace and management tokens).
-    pub fn token_requests(&self) -> u32 {
-        self.workspace.fetched()
-            + self
-                .management
-                .as_ref()
-                .map_or(0, |management| management.token.fetched())
-    }
-
     /// The headers of the next request.
     pub async fn headers(&self) -> Result<Vec<(&'static str, Secret)>, AuthError> {
         let token = self.workspace.token().await?;

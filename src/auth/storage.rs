@@ -1,14 +1,13 @@
 //! Token storage shared with the Go CLI: `~/.databricks/token-cache.json`, format version 1
 //! exactly as it writes it (`{"version": 1, "tokens": {KEY: oauth2.Token}}`, two-space indent,
 //! keys sorted, no trailing newline), directory 0700, file 0600, replaced atomically and only
-//! under a cross-process lock (the Go CLI takes none; two processes refreshing at once would
-//! otherwise lose a rotated refresh token).
+//! under the config file's kind of cross-process lock (`config::lock`; the Go CLI takes none,
+//! and two processes refreshing at once would lose a rotated refresh token).
 //!
 //! `TokenStore` is the seam for the OS keyring backend of the next issue.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs::File;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -17,6 +16,7 @@ use serde_json::{Map, Value, json};
 
 use super::error::AuthError;
 use super::token::Token;
+use crate::config::lock::FileLock;
 use crate::secret::Secret;
 
 /// How long another process may hold the lock: a refresh under it takes one token request.
@@ -39,7 +39,7 @@ pub struct StoredToken {
 
 /// Proof that the store's cross-process lock is held; released when dropped.
 pub struct StoreLock {
-    _file: File,
+    _lock: FileLock,
 }
 
 /// Where tokens are kept between invocations.
@@ -54,9 +54,6 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
 
     /// Removes the entries of `keys` (`auth logout`); whether there was any.
     fn remove(&self, lock: &StoreLock, keys: &[&str]) -> Result<bool, AuthError>;
-
-    /// For `auth describe`: the kind of storage and where it is.
-    fn location(&self) -> String;
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +71,7 @@ impl FileTokenStore {
         FileTokenStore::new(home.join(".databricks").join("token-cache.json"))
     }
 
+    #[cfg(test)]
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -151,7 +149,9 @@ impl TokenStore for FileTokenStore {
                 directory.display()
             ))
         })?;
-        lock_file(&self.path, LOCK_WAIT)
+        let lock = FileLock::acquire(&self.path, LOCK_WAIT)
+            .map_err(|error| AuthError::Failed(format!("token cache: {error}")))?;
+        Ok(StoreLock { _lock: lock })
     }
 
     fn save(&self, _lock: &StoreLock, entries: &[(String, StoredToken)]) -> Result<(), AuthError> {
@@ -173,10 +173,6 @@ impl TokenStore for FileTokenStore {
         }
         self.write(tokens)?;
         Ok(true)
-    }
-
-    fn location(&self) -> String {
-        format!("plaintext, {}", self.path.display())
     }
 }
 
@@ -257,43 +253,6 @@ fn create_private_directory(directory: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(directory)
-}
-
-/// An exclusive advisory lock on `<file>.lock`, waiting up to `wait`.
-fn lock_file(guarded: &Path, wait: Duration) -> Result<StoreLock, AuthError> {
-    let mut name = guarded.file_name().unwrap_or_default().to_os_string();
-    name.push(".lock");
-    let lock_path = guarded.with_file_name(name);
-    let failed = |detail: String| {
-        AuthError::Failed(format!(
-            "cannot lock {}: {detail}; wait for the other `databricks` command to finish, then \
-             run this again",
-            lock_path.display()
-        ))
-    };
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options
-        .open(&lock_path)
-        .map_err(|error| failed(error.to_string()))?;
-    let started = std::time::Instant::now();
-    loop {
-        match fs4::FileExt::try_lock(&file) {
-            Ok(()) => return Ok(StoreLock { _file: file }),
-            Err(fs4::TryLockError::WouldBlock) if started.elapsed() < wait => {
-                std::thread::sleep(Duration::from_millis(fastrand::u64(5..25)));
-            }
-            Err(fs4::TryLockError::WouldBlock) => {
-                return Err(failed(format!(
-                    "held by another process for {} s",
-                    wait.as_secs()
-                )));
-            }
-            Err(fs4::TryLockError::Error(error)) => return Err(failed(error.to_string())),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,22 @@ use databricks_emulator::{
 };
 use serde_json::Value;
 
-use super::*;
+use super::api_provider::ChainCredentials;
+use super::azure::{
+    AzureAuthority, AzureClientSecret, AzureCloud, AzureMsi, MsiEndpoint, discover_tenant,
+};
+use super::azure_cli::AzureCli;
+use super::cache::{CachedToken, EarlyRefresh, PersistentCache};
+use super::chain::{Environment, configure};
+use super::discovery::Discovery;
+use super::error::AuthError;
+use super::federation::{IdTokenSource, TokenExchange};
+use super::http::{DebugLog, RetryRules, TokenHttp};
+use super::m2m::ClientCredentials;
+use super::provider::{self, ManagementToken, TokenProvider};
+use super::storage::{FileTokenStore, StoredToken, TokenStore};
+use super::token::{Token, TokenSource};
+use super::u2m::DatabricksCliTokens;
 use crate::secret::Secret;
 
 const SP: &str = "ci-deployer";
@@ -30,6 +45,12 @@ fn http() -> TokenHttp {
         max_backoff: Duration::from_millis(100),
     };
     TokenHttp::new(client, retry, None)
+}
+
+/// A client for the test's own requests.
+fn plain_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }
 
 fn emulator(config: Config) -> Emulator {
@@ -60,8 +81,7 @@ fn token_requests(emulator: &Emulator) -> Vec<LoggedRequest> {
 
 /// Who the workspace says the token belongs to.
 async fn whoami(emulator: &Emulator, headers: &[(&'static str, Secret)]) -> Value {
-    let mut request =
-        reqwest::Client::new().get(format!("{}/api/2.0/preview/scim/v2/Me", emulator.url()));
+    let mut request = plain_client().get(format!("{}/api/2.0/preview/scim/v2/Me", emulator.url()));
     for (name, value) in headers {
         request = request.header(*name, value.expose());
     }
@@ -155,7 +175,6 @@ async fn concurrent_requests_wait_for_one_token() {
         task.await.unwrap();
     }
     assert_eq!(token_requests(&emulator).len(), 1);
-    assert_eq!(cache.fetched(), 1);
 }
 
 #[tokio::test]
@@ -341,7 +360,7 @@ async fn github_id_token(emulator: &Emulator) -> String {
         emulator.url(),
         emulator.url()
     );
-    let response = reqwest::Client::new()
+    let response = plain_client()
         .get(url)
         .header("Authorization", format!("Bearer {CI_REQUEST_TOKEN}"))
         .send()
@@ -413,7 +432,7 @@ fn azure_emulator() -> Emulator {
 }
 
 fn azure_secret_source(emulator: &Emulator, tenant: &str, resource: &str) -> AzureClientSecret {
-    let authority = AzureAuthority::new(azure::AzureCloud::Public, Some(&emulator.url())).unwrap();
+    let authority = AzureAuthority::new(AzureCloud::Public, Some(&emulator.url())).unwrap();
     AzureClientSecret::new(
         &authority,
         tenant,
@@ -701,4 +720,212 @@ fn debug_of_a_token_shows_no_secret() {
         !shown.contains("access-secret") && !shown.contains("refresh-secret"),
         "{shown}"
     );
+}
+
+mod chain {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::config::UnifiedConfig;
+
+    struct Setup {
+        config: UnifiedConfig,
+        environment: Environment,
+        debug_lines: Arc<Mutex<Vec<String>>>,
+        _home: tempfile::TempDir,
+    }
+
+    fn chain_setup(file: &str, vars: &[(&str, &str)]) -> Setup {
+        let home = tempfile::tempdir().unwrap();
+        let path = home.path().join(".databrickscfg");
+        std::fs::write(&path, file).unwrap();
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let config =
+            UnifiedConfig::load_from(&path, None, &|name| vars.get(name).cloned()).unwrap();
+        let debug_lines = Arc::new(Mutex::new(Vec::new()));
+        let lines = debug_lines.clone();
+        let debug: DebugLog = Some(Arc::new(move |line: &str| {
+            lines.lock().unwrap().push(line.to_string())
+        }));
+        let environment = Environment {
+            http: http(),
+            store: Some(Arc::new(FileTokenStore::in_home(home.path()))),
+            debug,
+            env: Box::new(move |name| vars.get(name).cloned()),
+            az: home.path().join("no-az-here"),
+        };
+        Setup {
+            config,
+            environment,
+            debug_lines,
+            _home: home,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_first_configured_method_wins_in_the_reference_order() {
+        let emulator = github_emulator();
+        let id_token = github_id_token(&emulator).await;
+        let url = emulator.url();
+        let file = format!("[DEFAULT]\nhost = {url}\nclient_id = {SP}\n");
+        let setup = chain_setup(&file, &[("DATABRICKS_OIDC_TOKEN", &id_token)]);
+        let configured = configure(&setup.config, &setup.environment).await.unwrap();
+        assert_eq!(configured.method, "env-oidc");
+        let skipped: Vec<String> = setup
+            .debug_lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|line| {
+                line.strip_prefix("Failed to configure auth \"")
+                    .map(|rest| rest.split('"').next().unwrap().to_string())
+            })
+            .collect();
+        assert_eq!(
+            skipped,
+            [
+                "pat",
+                "basic",
+                "oauth-m2m",
+                "databricks-cli",
+                "github-oidc",
+                "azure-devops-oidc"
+            ]
+        );
+
+        let file =
+            format!("[DEFAULT]\nhost = {url}\nclient_id = {SP}\nclient_secret = {SP_SECRET}\n");
+        let setup = chain_setup(&file, &[]);
+        assert_eq!(
+            configure(&setup.config, &setup.environment)
+                .await
+                .unwrap()
+                .method,
+            "oauth-m2m"
+        );
+    }
+
+    #[tokio::test]
+    async fn auth_type_forces_a_method_and_reports_its_failure() {
+        let file = "[DEFAULT]\nhost = http://127.0.0.1:9\ntoken = dapi-x\nauth_type = basic\n";
+        let setup = chain_setup(file, &[]);
+        let error = configure(&setup.config, &setup.environment)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("basic auth: username is required. Config: host=http://127.0.0.1:9, token=***, profile=DEFAULT"), "{error}");
+        let setup = setup_with_type("bogus");
+        let error = configure(&setup.config, &setup.environment)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with(
+                "auth type \"bogus\" not found, please check https://docs.databricks.com"
+            ),
+            "{error}"
+        );
+    }
+
+    fn setup_with_type(auth_type: &str) -> Setup {
+        chain_setup(
+            &format!("[DEFAULT]\nhost = http://127.0.0.1:9\nauth_type = {auth_type}\n"),
+            &[],
+        )
+    }
+
+    #[tokio::test]
+    async fn two_methods_conflict_and_nothing_configured_says_what_is_missing() {
+        let file = "[DEFAULT]\nhost = http://127.0.0.1:9\ntoken = dapi-secret\nclient_id = x\nclient_secret = s3cret\n";
+        let setup = chain_setup(file, &[]);
+        let error = configure(&setup.config, &setup.environment)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "validate: more than one authorization method configured: oauth and pat. Config: \
+             host=http://127.0.0.1:9, token=***, profile=DEFAULT, client_id=x, client_secret=***"
+        );
+        let setup = chain_setup(
+            "",
+            &[
+                ("DATABRICKS_HOST", "http://127.0.0.1:9"),
+                ("DATABRICKS_USERNAME", "u"),
+            ],
+        );
+        let error = configure(&setup.config, &setup.environment)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("default auth: cannot configure default credentials, please check https://docs.databricks.com/en/dev-tools/auth.html#databricks-client-unified-authentication to configure credentials for your preferred authentication method. Config: host=http://127.0.0.1:9, username=u. Env: DATABRICKS_HOST, DATABRICKS_USERNAME"), "{error}");
+        assert!(
+            error.ends_with("basic needs DATABRICKS_PASSWORD"),
+            "{error}"
+        );
+    }
+}
+
+mod api_seam {
+    use super::*;
+    use crate::api::{Client, ClientOptions, HttpSettings};
+
+    #[tokio::test]
+    async fn the_api_client_gets_tokens_and_a_401_drops_the_cached_one_once() {
+        let emulator = emulator(Config::default().with_admin(SP));
+        let home = tempfile::tempdir().unwrap();
+        let path = home.path().join(".databrickscfg");
+        let url = emulator.url();
+        std::fs::write(
+            &path,
+            format!("[DEFAULT]\nhost = {url}\nclient_id = {SP}\nclient_secret = {SP_SECRET}\n"),
+        )
+        .unwrap();
+        let config = crate::config::UnifiedConfig::load_from(&path, None, &|_| None).unwrap();
+        let settings = HttpSettings {
+            insecure: false,
+            extra_ca_certificates: &[],
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(5),
+        };
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let environment = Environment {
+            http: TokenHttp::new(
+                crate::api::http_client(&url, &settings).unwrap(),
+                RetryRules::default(),
+                None,
+            ),
+            store: None,
+            debug: None,
+            env: Box::new(|_| None),
+            az: "az".into(),
+        };
+        let credentials = Arc::new(ChainCredentials::new(config, environment));
+        let client = Client::new(ClientOptions::new(url.clone(), credentials.clone())).unwrap();
+        let calls: Vec<_> = (0..8)
+            .map(|_| {
+                let client = client.clone();
+                tokio::spawn(async move { client.list_scopes().await.map(|_| ()) })
+            })
+            .collect();
+        for call in calls {
+            call.await.unwrap().unwrap();
+        }
+        assert_eq!(
+            token_requests(&emulator).len(),
+            1,
+            "one token for concurrent first requests"
+        );
+
+        emulator.revoke_tokens(Some(SP));
+        let error = client.list_scopes().await.unwrap_err();
+        assert_eq!(error.status(), Some(401));
+        client.list_scopes().await.unwrap();
+        client.list_scopes().await.unwrap();
+        assert_eq!(token_requests(&emulator).len(), 2);
+    }
 }

@@ -245,14 +245,15 @@ fn describe_duration(duration: Duration) -> String {
 
 /// Discovery, the callback server, the browser, the code exchange.
 async fn obtain_token(request: &LoginRequest, debug: bool) -> Result<Token, AuthError> {
-    let http = token_http(debug).map_err(|error| AuthError::Failed(format!("{error:#}")))?;
+    let http = token_http(&request.host, debug)
+        .map_err(|error| AuthError::Failed(format!("{error:#}")))?;
     let discovery = Discovery::new(&request.host, None, http.clone());
     let endpoints = discovery.endpoints().await?;
     if endpoints.authorization_endpoint.is_empty() {
         return Err(AuthError::Failed(format!(
-            "{} names no authorization endpoint, so a browser login is not possible there; \
-             check the host",
-            discovery.url()
+            "the OAuth server of {} names no authorization endpoint, so a browser login is not \
+             possible there; check the host",
+            request.host
         )));
     }
     let server = CallbackServer::bind().await?;
@@ -330,9 +331,8 @@ fn choose_storage(file: &ProfileFile) -> Result<Storage> {
         Err(KeyringProblem::TimedOut) => Ok(keyring(default_secure)),
         Err(KeyringProblem::Unreachable(detail)) if choice.explicit => bail!(
             "secure storage was requested but the OS keyring is not reachable: {detail}; set \
-             {} to plaintext to store tokens in {}",
-            auth::STORAGE_VARIABLE,
-            file_store.path().display()
+             {}=plaintext to store tokens in ~/.databricks/token-cache.json",
+            auth::STORAGE_VARIABLE
         ),
         Err(KeyringProblem::Unreachable(_)) => Ok(plaintext(Some(StorageMode::Plaintext))),
     }

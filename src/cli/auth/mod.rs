@@ -16,6 +16,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::Subcommand;
 
 use super::GlobalOptions;
+use crate::api;
 use crate::auth::{
     DebugLog, FileTokenStore, KeyringTokenStore, RetryRules, STORAGE_SETTING, STORAGE_VARIABLE,
     StorageChoice, StorageMode, TokenHttp, TokenStore,
@@ -63,14 +64,20 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// The client for the identity provider's endpoints; `--debug` lines go to stderr.
-fn token_http(debug: bool) -> Result<TokenHttp> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(TOKEN_REQUEST_TIMEOUT)
-        .build()
-        .context("cannot set up HTTPS (the system's CA certificates?)")?;
+/// The client for the identity provider's endpoints of `host` (trusting the extra CA
+/// certificates the environment names, as API requests do); `--debug` lines go to stderr.
+fn token_http(host: &str, debug: bool) -> Result<TokenHttp> {
+    let extra_ca_certificates: Vec<PathBuf> = super::ca_certificates_from_environment()
+        .into_iter()
+        .map(|(_, path)| path)
+        .collect();
+    let settings = api::HttpSettings {
+        insecure: false,
+        extra_ca_certificates: &extra_ca_certificates,
+        connect_timeout: TOKEN_REQUEST_TIMEOUT,
+        request_timeout: TOKEN_REQUEST_TIMEOUT,
+    };
+    let client = api::http_client(host, &settings)?;
     let log: DebugLog = debug.then(|| Arc::new(|line: &str| eprintln!("{line}")) as _);
     Ok(TokenHttp::new(client, RetryRules::default(), log))
 }

@@ -44,7 +44,7 @@ impl TokenCommand {
         let file = load_config()?;
         let target = self.target(&file, global.profile.as_deref())?;
         let store = store_for_reading(&file)?;
-        let http = token_http(global.debug)?;
+        let http = token_http(&target.host, global.debug)?;
         let discovery = Arc::new(Discovery::new(&target.host, None, http.clone()));
         let tokens = DatabricksCliTokens::new(
             store,
