@@ -11,7 +11,7 @@
 //! thread with a timeout, since a locked keyring may wait for a password prompt.
 
 use std::fmt;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -88,6 +88,15 @@ impl StorageChoice {
                     format!("{name}: unknown storage mode {value:?} (want plaintext or secure)")
                 }),
         }
+    }
+}
+
+/// The storage the tokens of `auth login` are read from: as chosen, with a default `secure`
+/// read through the file where no keyring answers (the Go CLI's read path).
+pub fn store_for_reading(file: FileTokenStore, choice: StorageChoice) -> Arc<dyn TokenStore> {
+    match choice.mode {
+        StorageMode::Plaintext => Arc::new(file),
+        StorageMode::Secure => Arc::new(KeyringTokenStore::new(file, !choice.explicit)),
     }
 }
 

@@ -42,7 +42,7 @@ pub use error::AuthError;
 pub use http::{DebugLog, RetryRules, TokenHttp};
 pub use keyring::{
     KeyringProblem, KeyringTokenStore, STORAGE_SETTING, STORAGE_VARIABLE, StorageChoice,
-    StorageMode, probe as probe_keyring,
+    StorageMode, probe as probe_keyring, store_for_reading,
 };
 pub use login::{Browser, CallbackServer, Pkce, authorization_url, exchange_code, random_state};
 pub use storage::{FileTokenStore, StoredToken, TokenStore};

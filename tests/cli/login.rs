@@ -201,9 +201,20 @@ fn login_runs_the_browser_flow_and_saves_profile_and_tokens() {
     let token = access_token(&env, "dev");
     assert_eq!(cache["tokens"]["dev"]["access_token"], token.as_str());
 
-    // The token works on the API.
+    // The token works on the API, and secrets commands use the profile's stored token.
     let me = reqwest_get_me(&env, &token);
     assert_eq!(me["userName"], USER);
+    env.run(&["secrets", "create-scope", "alices", "--profile", "dev"])
+        .ok();
+    let listed = env
+        .run(&["secrets", "list-scopes", "--profile", "dev"])
+        .ok();
+    assert!(listed.contains("alices"), "{listed}");
+    let calls = env.api_requests();
+    assert!(
+        calls.iter().all(|call| call.user.as_deref() == Some(USER)),
+        "{calls:?}"
+    );
 }
 
 fn reqwest_get_me(env: &TestEnv, token: &str) -> Value {

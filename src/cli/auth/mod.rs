@@ -18,8 +18,8 @@ use clap::Subcommand;
 use super::GlobalOptions;
 use crate::api;
 use crate::auth::{
-    DebugLog, FileTokenStore, KeyringTokenStore, RetryRules, STORAGE_SETTING, STORAGE_VARIABLE,
-    StorageChoice, StorageMode, TokenHttp, TokenStore,
+    self, DebugLog, FileTokenStore, RetryRules, STORAGE_SETTING, STORAGE_VARIABLE, StorageChoice,
+    TokenHttp, TokenStore,
 };
 use crate::config::{self, ConfigError, ProfileFile};
 
@@ -104,14 +104,12 @@ fn storage_choice(file: &ProfileFile) -> Result<StorageChoice> {
     })
 }
 
-/// The storage to read tokens from: as chosen, with the default `secure` read through the file
-/// where no keyring answers (the Go CLI's read path).
+/// The storage to read tokens from (the keyring, or the file where none answers).
 fn store_for_reading(file: &ProfileFile) -> Result<Arc<dyn TokenStore>> {
-    let choice = storage_choice(file)?;
-    Ok(match choice.mode {
-        StorageMode::Plaintext => Arc::new(file_store()?),
-        StorageMode::Secure => Arc::new(KeyringTokenStore::new(file_store()?, !choice.explicit)),
-    })
+    Ok(auth::store_for_reading(
+        file_store()?,
+        storage_choice(file)?,
+    ))
 }
 
 /// The config file, for reading.
