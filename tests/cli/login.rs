@@ -273,14 +273,15 @@ fn a_token_cache_written_by_the_go_cli_is_used() {
          \"go-written-refresh-token\",\n      \"expiry\": \"2099-02-20T14:37:20.935183+01:00\"\n    }\n  }\n}",
     )
     .unwrap();
-    let run = env.run(&["auth", "token", "--profile", "go"]);
+    let mut command = env.command(&["auth", "token", "--profile", "go"]);
+    command.env("TZ", "Europe/Paris");
+    let run = env.run_command(command, b"");
     let json = token_json(&run);
     assert_eq!(json["access_token"], "go-written-access-token");
     assert_eq!(json["token_type"], "Bearer");
-    let expiry: String = json["expiry"].as_str().unwrap().into();
-    assert!(
-        expiry.contains(".935183"),
-        "fractional seconds kept: {expiry}"
+    assert_eq!(
+        json["expiry"], "2099-02-20T14:37:20.935183+01:00",
+        "local time with fractional seconds, as Go prints it"
     );
     assert!(
         !run.stdout().ends_with('\n'),
@@ -381,15 +382,21 @@ fn a_busy_port_8020_moves_the_callback_to_8021() {
     assert_eq!(redirect_port(&env), 8021);
 }
 
-#[test]
-fn an_expired_token_is_refreshed_and_stored_back() {
-    let _ports = one_login_at_a_time();
+/// Logged in as profile `dev` with tokens that live 4 seconds (so fresh for 2).
+fn logged_in_with_short_lived_tokens() -> TestEnv {
     let env = identity_provider(
         Config::default()
             .with_login_as(USER)
             .with_token_ttl(Duration::from_secs(4)),
     );
     login(&env, "dev", "approve").ok();
+    env
+}
+
+#[test]
+fn an_expired_token_is_refreshed_and_stored_back() {
+    let _ports = one_login_at_a_time();
+    let env = logged_in_with_short_lived_tokens();
     let first = access_token(&env, "dev");
     assert!(
         token_requests(&env, "refresh_token").is_empty(),
@@ -430,12 +437,7 @@ fn an_invalid_refresh_token_says_to_log_in_again() {
 #[test]
 fn concurrent_commands_refresh_once_and_leave_a_consistent_cache() {
     let _ports = one_login_at_a_time();
-    let env = identity_provider(
-        Config::default()
-            .with_login_as(USER)
-            .with_token_ttl(Duration::from_secs(4)),
-    );
-    login(&env, "dev", "approve").ok();
+    let env = logged_in_with_short_lived_tokens();
     std::thread::sleep(Duration::from_millis(4200));
     let children: Vec<_> = (0..6)
         .map(|_| {
@@ -623,4 +625,108 @@ fn at_a_terminal_login_asks_for_host_and_profile() {
         "{screen}"
     );
     assert!(env.read_config().contains("[terminal]\n"));
+}
+
+/// A Go CLI cache entry for profile `go` expiring in `seconds`, with a refresh token the
+/// identity provider does not know.
+fn go_cache_expiring_in(env: &TestEnv, seconds: i64) {
+    env.write_config(&format!(
+        "[go]\nhost = {}\nauth_type = databricks-cli\n",
+        env.url()
+    ));
+    let expiry = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(seconds);
+    let cache = serde_json::json!({
+        "version": 1,
+        "tokens": {"go": {
+            "access_token": "still-valid-access-token",
+            "token_type": "Bearer",
+            "refresh_token": "unknown-refresh-token",
+            "expiry": expiry.to_string(),
+        }}
+    });
+    std::fs::create_dir_all(env.home().join(".databricks")).unwrap();
+    std::fs::write(token_cache_path(env), cache.to_string()).unwrap();
+}
+
+#[test]
+fn a_failed_proactive_refresh_keeps_the_still_valid_token() {
+    let env = identity_provider(Config::default());
+    go_cache_expiring_in(&env, 120);
+    let run = env.run(&["auth", "token", "--profile", "go", "--output", "text"]);
+    assert_eq!(run.ok(), "still-valid-access-token\n");
+    assert_eq!(
+        token_requests(&env, "refresh_token").len(),
+        1,
+        "a refresh was tried"
+    );
+    // Forced, the same refresh is an error with the way out.
+    let run = env.run(&["auth", "token", "--profile", "go", "--force-refresh"]);
+    assert!(
+        run.fails_with(1)
+            .contains("run the following command:\n  $ databricks auth login --profile go"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn debug_output_of_a_login_shows_no_code_verifier_or_token() {
+    let _ports = one_login_at_a_time();
+    let env = approving();
+    let url = env.url();
+    let args = [
+        "auth",
+        "login",
+        "--host",
+        &url,
+        "--profile",
+        "dev",
+        "--debug",
+    ];
+    let run = env.run_command(with_browser(&env, &args, "approve"), b"");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("code=***"), "{}", run.stderr);
+    assert!(run.stderr.contains("code_verifier=***"), "{}", run.stderr);
+    let entry = &token_cache(&env)["tokens"]["dev"];
+    for secret in ["access_token", "refresh_token"] {
+        let value = entry[secret].as_str().unwrap();
+        assert!(
+            !run.stderr.contains(value),
+            "{secret} leaked: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn secure_storage_asked_for_without_a_keyring_is_an_error() {
+    let _ports = one_login_at_a_time();
+    let env = approving();
+    let url = env.url();
+    let args = ["auth", "login", "--host", &url, "--profile", "dev"];
+    let mut command = with_browser(&env, &args, "approve");
+    command.env("DATABRICKS_AUTH_STORAGE", "secure");
+    let run = env.run_command(command, b"");
+    let stderr = run.fails_with(1);
+    assert!(
+        stderr.contains("secure storage was requested but the OS keyring is not reachable"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("DATABRICKS_AUTH_STORAGE=plaintext"),
+        "{stderr}"
+    );
+    assert!(!env.config_path().exists());
+    // Reading: asked for explicitly, an unreachable keyring is an error, not the file.
+    go_cache_expiring_in(&env, 3600);
+    let mut command = env.command(&["auth", "token", "--profile", "go"]);
+    command.env("DATABRICKS_AUTH_STORAGE", "secure");
+    let run = env.run_command(command, b"");
+    assert!(
+        run.fails_with(1).contains("OS keyring unreachable"),
+        "{}",
+        run.stderr
+    );
+    // By default, it is read through the file.
+    assert_eq!(access_token(&env, "go"), "still-valid-access-token");
 }
