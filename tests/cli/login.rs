@@ -730,3 +730,74 @@ fn secure_storage_asked_for_without_a_keyring_is_an_error() {
     // By default, it is read through the file.
     assert_eq!(access_token(&env, "go"), "still-valid-access-token");
 }
+
+#[test]
+fn scopes_are_asked_for_and_saved_and_a_conflicting_host_is_refused() {
+    let _ports = one_login_at_a_time();
+    let env = approving();
+    let url = env.url();
+    let args = [
+        "auth",
+        "login",
+        &url,
+        "--profile",
+        "sql",
+        "--scopes",
+        "sql,jobs",
+    ];
+    let run = env.run_command(with_browser(&env, &args, "approve"), b"");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(home_file(&env, "browser-url").contains("&scope=offline_access+sql+jobs&"));
+    assert!(
+        env.read_config()
+            .contains("scopes = sql,jobs\nauth_type = databricks-cli\n")
+    );
+    let run = env.run(&[
+        "auth",
+        "login",
+        "--profile",
+        "sql",
+        "--host",
+        "https://other.example.com",
+    ]);
+    assert!(
+        run.fails_with(2).contains(&format!(
+            "--profile \"sql\" has host \"{url}\", which conflicts with --host \
+             \"https://other.example.com\". Use --profile only to select a profile"
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn auth_token_finds_the_profile_of_a_host() {
+    let env = identity_provider(Config::default());
+    go_cache_expiring_in(&env, 3600);
+    let url = env.url();
+    assert_eq!(
+        token_json(&env.run(&["auth", "token", "--host", &url]))["access_token"],
+        "still-valid-access-token"
+    );
+    assert_eq!(
+        token_json(&env.run(&["auth", "token", &url]))["access_token"],
+        "still-valid-access-token"
+    );
+    let run = env.run(&["auth", "token", "go", "--profile", "go"]);
+    assert!(
+        run.fails_with(2)
+            .contains("cannot be combined with --host or --profile")
+    );
+    std::fs::write(
+        env.config_path(),
+        format!("{}\n[again]\nhost = {url}\n", env.read_config()),
+    )
+    .unwrap();
+    let run = env.run(&["auth", "token", "--host", &url]);
+    assert!(
+        run.fails_with(1)
+            .contains(&format!("go and again match {url} in")),
+        "{}",
+        run.stderr
+    );
+}
