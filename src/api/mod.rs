@@ -19,6 +19,7 @@ mod tests;
 
 pub use client::{Client, ClientOptions};
 pub use credentials::{AuthHeaders, BoxFuture, CredentialProvider, StaticCredentials};
+pub use debug::redact_fields;
 pub use error::Error;
 pub use event::Event;
 pub use models::*;

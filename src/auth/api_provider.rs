@@ -44,6 +44,8 @@ impl ChainCredentials {
 
     async fn choose(&self) -> Result<Chosen, AuthError> {
         let configured = configure(&self.config, &self.environment).await?;
+        self.environment
+            .debug(&format!("Authenticated with {}", configured.method));
         let unsendable = |error: api::Error| AuthError::Failed(error.to_string());
         Ok(match configured.credentials {
             Credentials::Pat(token) => {

@@ -232,6 +232,22 @@ mod tests {
         assert!(parse_answer(b"Please run az login").is_err());
     }
 
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn an_az_that_hangs_is_stopped_at_the_timeout() {
+        use std::os::unix::fs::PermissionsExt;
+        let directory = tempfile::tempdir().unwrap();
+        let az = directory.path().join("az");
+        std::fs::write(&az, "#!/bin/sh\nexec sleep 30\n").unwrap();
+        std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut source = AzureCli::new(az, "resource".into(), None, None);
+        source.timeout = Duration::from_millis(300);
+        let started = std::time::Instant::now();
+        let error = source.token().await.unwrap_err().to_string();
+        assert!(error.contains("did not finish within"), "{error}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
     #[test]
     fn not_logged_in_is_recognised() {
         assert!(is_not_logged_in(

@@ -93,7 +93,7 @@ impl Environment {
         (self.env)(name).filter(|value| !value.is_empty())
     }
 
-    fn debug(&self, line: &str) {
+    pub fn debug(&self, line: &str) {
         if let Some(log) = &self.debug {
             log(line);
         }

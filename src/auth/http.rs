@@ -352,28 +352,8 @@ fn excerpt(body: &[u8]) -> String {
 /// A JSON answer with its secret fields masked; other bodies as a short excerpt.
 fn body_for_log(body: &[u8]) -> String {
     match serde_json::from_slice::<Value>(body) {
-        Ok(json) => redact(&json).to_string(),
+        Ok(json) => crate::api::redact_fields(&json, &SECRET_FIELDS).to_string(),
         Err(_) => excerpt(body),
-    }
-}
-
-fn redact(json: &Value) -> Value {
-    match json {
-        Value::Object(fields) => Value::Object(
-            fields
-                .iter()
-                .map(|(key, value)| {
-                    let shown = if SECRET_FIELDS.contains(&key.as_str()) {
-                        Value::String(MASK.to_string())
-                    } else {
-                        redact(value)
-                    };
-                    (key.clone(), shown)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
-        other => other.clone(),
     }
 }
 

@@ -128,6 +128,11 @@ fn oauth_m2m_profile_discovers_and_uses_the_client_credentials_grant() {
     );
     run.ok();
     assert_no_secret(&run, &[]);
+    assert!(
+        run.stderr.contains("Authenticated with oauth-m2m"),
+        "{}",
+        run.stderr
+    );
     let requests = env.emulator.requests();
     let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
     assert_eq!(
@@ -210,15 +215,13 @@ fn github_actions_oidc_exchanges_the_job_token() {
     let env = workspace(Config::default());
     let url = env.url();
     let request_url = format!("{url}/github-actions/idtoken?api-version=2.0");
-    let run = list_scopes(
-        &env,
-        &[
-            ("DATABRICKS_HOST", url.as_str()),
-            ("DATABRICKS_CLIENT_ID", SP),
-            ("ACTIONS_ID_TOKEN_REQUEST_URL", request_url.as_str()),
-            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", CI_REQUEST_TOKEN),
-        ],
-    );
+    let vars = [
+        ("DATABRICKS_HOST", url.as_str()),
+        ("DATABRICKS_CLIENT_ID", SP),
+        ("ACTIONS_ID_TOKEN_REQUEST_URL", request_url.as_str()),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", CI_REQUEST_TOKEN),
+    ];
+    let run = list_scopes(&env, &vars);
     run.ok();
     assert_no_secret(&run, &[]);
     assert!(
@@ -235,6 +238,17 @@ fn github_actions_oidc_exchanges_the_job_token() {
         "urn:ietf:params:oauth:grant-type:token-exchange"
     );
     assert_eq!(exchange.body["subject_token"], "***");
+
+    // The next step of the job: neither an ID token nor a token exchange.
+    env.emulator.clear_requests();
+    list_scopes(&env, &vars).ok();
+    let paths: Vec<String> = env
+        .emulator
+        .requests()
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(paths, ["/api/2.0/secrets/scopes/list"]);
 }
 
 #[test]
@@ -725,4 +739,67 @@ fn nothing_configured_names_what_is_missing_without_secrets() {
         stderr.contains("Env: DATABRICKS_HOST, DATABRICKS_CLIENT_ID"),
         "{stderr}"
     );
+}
+
+fn create_key_vault_scope(env: &TestEnv, vars: &[(&str, &str)]) -> Run {
+    run(
+        env,
+        &[
+            "secrets",
+            "create-scope",
+            "vault",
+            "--scope-backend-type",
+            "AZURE_KEYVAULT",
+            "--resource-id",
+            "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/team-vault",
+            "--dns-name",
+            "https://team-vault.vault.azure.net/",
+        ],
+        vars,
+    )
+}
+
+#[test]
+fn a_key_vault_scope_needs_the_user_token_az_gives_not_a_service_principals() {
+    let env = azure_workspace();
+    let url = env.url();
+    let user_token = env
+        .emulator
+        .entra_user_token(DEFAULT_ADMIN)
+        .expect("a user token");
+    let expires_on = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("now")
+        .as_secs()
+        + 3600;
+    let path = fake_az(
+        &env,
+        &format!(
+            r#"{{"accessToken": "{user_token}", "tokenType": "Bearer", "expires_on": {expires_on}}}"#
+        ),
+        0,
+    );
+    let azure = [
+        ("DATABRICKS_HOST", url.as_str()),
+        ("DATABRICKS_CLOUD", "azure"),
+    ];
+    let mut with_az = azure.to_vec();
+    with_az.push(("PATH", path.as_str()));
+    create_key_vault_scope(&env, &with_az).ok();
+    assert_eq!(env.emulator.scope_names(), ["vault"]);
+
+    let mut as_application = azure.to_vec();
+    as_application.extend([
+        ("ARM_CLIENT_ID", AZ_SP),
+        ("ARM_CLIENT_SECRET", AZ_SECRET),
+        ("AZURE_AUTHORITY_HOST", url.as_str()),
+    ]);
+    let run = create_key_vault_scope(&env, &as_application);
+    let stderr = run.fails_with(1);
+    assert!(stderr.contains("userAADToken"), "{stderr}");
+    assert!(
+        stderr.contains("nor a service principal's token: log in with `az login`"),
+        "{stderr}"
+    );
+    assert_no_secret(&run, &[&user_token]);
 }
