@@ -11,15 +11,15 @@
 //! thread with a timeout, since a locked keyring may wait for a password prompt.
 
 use std::fmt;
+use std::path::Path;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::error::AuthError;
-use super::storage::{
-    FileTokenStore, StoreLock, StoredToken, TokenStore, stored_from_json, stored_to_json,
-};
+use super::storage::{StoreLock, StoredToken, TokenStore, stored_from_json, stored_to_json};
+use crate::config::ProfileFile;
 
 /// The keyring service the Go CLI's entries are under.
 pub const SERVICE: &str = "databricks-cli";
@@ -29,6 +29,8 @@ pub const STORAGE_VARIABLE: &str = "DATABRICKS_AUTH_STORAGE";
 
 /// The `[__settings__]` key that picks it.
 pub const STORAGE_SETTING: &str = "auth_storage";
+
+const SETTINGS_SECTION: &str = "__settings__";
 
 /// How long one keyring operation may take (the Go CLI's limit).
 const KEYRING_TIMEOUT: Duration = Duration::from_secs(3);
@@ -91,13 +93,36 @@ impl StorageChoice {
     }
 }
 
+/// The storage mode `DATABRICKS_AUTH_STORAGE` (`variable`) and `[__settings__] auth_storage` of
+/// the config file ask for.
+pub fn storage_choice(
+    config_path: &Path,
+    variable: Option<&str>,
+) -> Result<StorageChoice, AuthError> {
+    let setting = ProfileFile::load(config_path)
+        .ok()
+        .and_then(|file| file.get(SETTINGS_SECTION, STORAGE_SETTING));
+    StorageChoice::select(variable, setting.as_deref()).map_err(|problem| {
+        AuthError::Failed(format!(
+            "{problem}; set {STORAGE_VARIABLE}, or `{STORAGE_SETTING}` in [{SETTINGS_SECTION}] of \
+             {}, to plaintext or secure",
+            config_path.display()
+        ))
+    })
+}
+
 /// The storage the tokens of `auth login` are read from: as chosen, with a default `secure`
-/// read through the file where no keyring answers (the Go CLI's read path).
-pub fn store_for_reading(file: FileTokenStore, choice: StorageChoice) -> Arc<dyn TokenStore> {
-    match choice.mode {
-        StorageMode::Plaintext => Arc::new(file),
+/// read through `file` where no keyring answers (the Go CLI's read path).
+pub fn login_store(
+    file: Arc<dyn TokenStore>,
+    config_path: &Path,
+    variable: Option<&str>,
+) -> Result<Arc<dyn TokenStore>, AuthError> {
+    let choice = storage_choice(config_path, variable)?;
+    Ok(match choice.mode {
+        StorageMode::Plaintext => file,
         StorageMode::Secure => Arc::new(KeyringTokenStore::new(file, !choice.explicit)),
-    }
+    })
 }
 
 /// Why a keyring operation failed.
@@ -151,19 +176,31 @@ fn with_timeout<T: Send + 'static>(
 }
 
 /// Tokens in the OS keyring. The cross-process lock is the plaintext store's (the keyring has
-/// none), and with `fallback_to_file` an unreachable keyring is read through the file instead
-/// (the Go CLI's read path when `secure` is only the default).
+/// none), and with `fallback_to_file` the file stands in for a keyring that does not answer
+/// (when `secure` is only the default: the Go CLI's read path, and refreshed tokens go back there).
 #[derive(Debug, Clone)]
 pub struct KeyringTokenStore {
-    file: FileTokenStore,
+    file: Arc<dyn TokenStore>,
     fallback_to_file: bool,
 }
 
 impl KeyringTokenStore {
-    pub fn new(file: FileTokenStore, fallback_to_file: bool) -> KeyringTokenStore {
+    pub fn new(file: Arc<dyn TokenStore>, fallback_to_file: bool) -> KeyringTokenStore {
         KeyringTokenStore {
             file,
             fallback_to_file,
+        }
+    }
+
+    /// Runs a keyring call; `None` when no keyring answers and the file stands in for it.
+    fn keyring<T: Send + 'static>(
+        &self,
+        call: impl FnOnce() -> Result<T, String> + Send + 'static,
+    ) -> Result<Option<T>, AuthError> {
+        match with_timeout(call).and_then(|result| result.map_err(KeyringProblem::Unreachable)) {
+            Ok(value) => Ok(Some(value)),
+            Err(KeyringProblem::Unreachable(_)) if self.fallback_to_file => Ok(None),
+            Err(problem) => Err(Self::unreachable(&problem)),
         }
     }
 
@@ -178,13 +215,9 @@ impl KeyringTokenStore {
 impl TokenStore for KeyringTokenStore {
     fn load(&self, key: &str) -> Result<Option<StoredToken>, AuthError> {
         let account = key.to_string();
-        let read = with_timeout(move || os::read(&account))
-            .and_then(|read| read.map_err(KeyringProblem::Unreachable));
-        match read {
-            Ok(Some(secret)) => Ok(decode_entry(&secret)),
-            Ok(None) => Ok(None),
-            Err(_) if self.fallback_to_file => self.file.load(key),
-            Err(problem) => Err(Self::unreachable(&problem)),
+        match self.keyring(move || os::read(&account))? {
+            Some(secret) => Ok(secret.as_deref().and_then(decode_entry)),
+            None => self.file.load(key),
         }
     }
 
@@ -192,24 +225,27 @@ impl TokenStore for KeyringTokenStore {
         self.file.lock()
     }
 
-    fn save(&self, _lock: &StoreLock, entries: &[(String, StoredToken)]) -> Result<(), AuthError> {
+    fn save(&self, lock: &StoreLock, entries: &[(String, StoredToken)]) -> Result<(), AuthError> {
         for (key, stored) in entries {
-            let account = key.clone();
-            let secret = encode_entry(stored);
-            with_timeout(move || os::write(&account, &secret))
-                .and_then(|written| written.map_err(KeyringProblem::Unreachable))
-                .map_err(|problem| Self::unreachable(&problem))?;
+            let (account, secret) = (key.clone(), encode_entry(stored));
+            if self
+                .keyring(move || os::write(&account, &secret))?
+                .is_none()
+            {
+                return self.file.save(lock, entries);
+            }
         }
         Ok(())
     }
 
-    fn remove(&self, _lock: &StoreLock, keys: &[&str]) -> Result<bool, AuthError> {
+    fn remove(&self, lock: &StoreLock, keys: &[&str]) -> Result<bool, AuthError> {
         let mut removed = false;
         for key in keys {
             let account = key.to_string();
-            removed |= with_timeout(move || os::delete(&account))
-                .and_then(|deleted| deleted.map_err(KeyringProblem::Unreachable))
-                .map_err(|problem| Self::unreachable(&problem))?;
+            match self.keyring(move || os::delete(&account))? {
+                Some(deleted) => removed |= deleted,
+                None => return self.file.remove(lock, keys),
+            }
         }
         Ok(removed)
     }

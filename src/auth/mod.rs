@@ -41,8 +41,8 @@ pub use discovery::Discovery;
 pub use error::AuthError;
 pub use http::{DebugLog, RetryRules, TokenHttp};
 pub use keyring::{
-    KeyringProblem, KeyringTokenStore, STORAGE_SETTING, STORAGE_VARIABLE, StorageChoice,
-    StorageMode, probe as probe_keyring, store_for_reading,
+    KeyringProblem, KeyringTokenStore, STORAGE_SETTING, STORAGE_VARIABLE, StorageMode, login_store,
+    probe as probe_keyring, storage_choice,
 };
 pub use login::{Browser, CallbackServer, Pkce, authorization_url, exchange_code, random_state};
 pub use storage::{FileTokenStore, StoredToken, TokenStore};

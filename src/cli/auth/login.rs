@@ -1,6 +1,7 @@
 //! `databricks auth login` and `databricks configure --oauth`: the browser login (PKCE), then
 //! the tokens into the token storage and the profile into the config file.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
@@ -8,7 +9,7 @@ use clap::Args;
 
 use super::{
     DATABRICKS_CLI, SETTINGS, ask, file_store, host_key, is_interactive, load_config,
-    looks_like_host, parse_duration, profiles_with_host, runtime, storage_choice, token_http,
+    looks_like_host, parse_duration, profiles_with_host, runtime, storage_variable, token_http,
     update_config,
 };
 use crate::auth::{
@@ -309,7 +310,7 @@ struct Storage {
 }
 
 fn choose_storage(file: &ProfileFile) -> Result<Storage> {
-    let choice = storage_choice(file)?;
+    let choice = auth::storage_choice(file.path(), storage_variable().as_deref())?;
     let file_store = file_store()?;
     let plaintext = |persist| Storage {
         store: Box::new(file_store.clone()),
@@ -320,7 +321,7 @@ fn choose_storage(file: &ProfileFile) -> Result<Storage> {
         return Ok(plaintext(None));
     }
     let keyring = |persist| Storage {
-        store: Box::new(KeyringTokenStore::new(file_store.clone(), false)),
+        store: Box::new(KeyringTokenStore::new(Arc::new(file_store.clone()), false)),
         mode: StorageMode::Secure,
         persist,
     };

@@ -18,8 +18,7 @@ use clap::Subcommand;
 use super::GlobalOptions;
 use crate::api;
 use crate::auth::{
-    self, DebugLog, FileTokenStore, RetryRules, STORAGE_SETTING, STORAGE_VARIABLE, StorageChoice,
-    TokenHttp, TokenStore,
+    self, DebugLog, FileTokenStore, RetryRules, STORAGE_VARIABLE, TokenHttp, TokenStore,
 };
 use crate::config::{self, ConfigError, ProfileFile};
 
@@ -95,21 +94,19 @@ fn file_store() -> Result<FileTokenStore> {
     Ok(FileTokenStore::in_home(&home_directory()?))
 }
 
-/// The storage mode the environment and `[__settings__] auth_storage` ask for.
-fn storage_choice(file: &ProfileFile) -> Result<StorageChoice> {
-    let variable = std::env::var(STORAGE_VARIABLE).ok();
-    let setting = file.get(SETTINGS, STORAGE_SETTING);
-    StorageChoice::select(variable.as_deref(), setting.as_deref()).map_err(|problem| {
-        anyhow::anyhow!("{problem}; set {STORAGE_VARIABLE} or `{STORAGE_SETTING}` in [{SETTINGS}] of {} to plaintext or secure", file.path().display())
-    })
+/// `DATABRICKS_AUTH_STORAGE`.
+fn storage_variable() -> Option<String> {
+    std::env::var(STORAGE_VARIABLE).ok()
 }
 
 /// The storage to read tokens from (the keyring, or the file where none answers).
 fn store_for_reading(file: &ProfileFile) -> Result<Arc<dyn TokenStore>> {
-    Ok(auth::store_for_reading(
-        file_store()?,
-        storage_choice(file)?,
-    ))
+    let store = auth::login_store(
+        Arc::new(file_store()?),
+        file.path(),
+        storage_variable().as_deref(),
+    )?;
+    Ok(store)
 }
 
 /// The config file, for reading.
