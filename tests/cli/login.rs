@@ -82,18 +82,24 @@ fn with_browser(env: &TestEnv, args: &[&str], action: &str) -> Command {
 }
 
 fn login(env: &TestEnv, profile: &str, action: &str) -> Run {
+    login_with(env, profile, action, &["--timeout", "30s"], &[])
+}
+
+/// `auth login --host URL --profile PROFILE` and `extra` arguments, with `vars` set and the
+/// test browser doing `action`.
+fn login_with(
+    env: &TestEnv,
+    profile: &str,
+    action: &str,
+    extra: &[&str],
+    vars: &[(&str, &str)],
+) -> Run {
     let url = env.url();
-    let args = [
-        "auth",
-        "login",
-        "--host",
-        &url,
-        "--profile",
-        profile,
-        "--timeout",
-        "30s",
-    ];
-    env.run_command(with_browser(env, &args, action), b"")
+    let mut args = vec!["auth", "login", "--host", &url, "--profile", profile];
+    args.extend_from_slice(extra);
+    let mut command = with_browser(env, &args, action);
+    command.envs(vars.iter().copied());
+    env.run_command(command, b"")
 }
 
 fn token_cache_path(env: &TestEnv) -> PathBuf {
@@ -352,19 +358,8 @@ fn a_refusal_by_the_identity_provider_is_reported_and_nothing_saved() {
 fn the_timeout_bounds_the_wait_for_the_browser() {
     let _ports = one_login_at_a_time();
     let env = approving();
-    let url = env.url();
-    let args = [
-        "auth",
-        "login",
-        "--host",
-        &url,
-        "--profile",
-        "dev",
-        "--timeout",
-        "1500ms",
-    ];
     let started = std::time::Instant::now();
-    let run = env.run_command(with_browser(&env, &args, "ignore"), b"");
+    let run = login_with(&env, "dev", "ignore", &["--timeout", "1500ms"], &[]);
     let stderr = run.fails_with(1);
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(stderr.contains("did not complete within 1.5 s"), "{stderr}");
@@ -673,17 +668,7 @@ fn a_failed_proactive_refresh_keeps_the_still_valid_token() {
 fn debug_output_of_a_login_shows_no_code_verifier_or_token() {
     let _ports = one_login_at_a_time();
     let env = approving();
-    let url = env.url();
-    let args = [
-        "auth",
-        "login",
-        "--host",
-        &url,
-        "--profile",
-        "dev",
-        "--debug",
-    ];
-    let run = env.run_command(with_browser(&env, &args, "approve"), b"");
+    let run = login_with(&env, "dev", "approve", &["--debug"], &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("code=***"), "{}", run.stderr);
     assert!(run.stderr.contains("code_verifier=***"), "{}", run.stderr);
@@ -702,11 +687,8 @@ fn debug_output_of_a_login_shows_no_code_verifier_or_token() {
 fn secure_storage_asked_for_without_a_keyring_is_an_error() {
     let _ports = one_login_at_a_time();
     let env = approving();
-    let url = env.url();
-    let args = ["auth", "login", "--host", &url, "--profile", "dev"];
-    let mut command = with_browser(&env, &args, "approve");
-    command.env("DATABRICKS_AUTH_STORAGE", "secure");
-    let run = env.run_command(command, b"");
+    let secure = [("DATABRICKS_AUTH_STORAGE", "secure")];
+    let run = login_with(&env, "dev", "approve", &[], &secure);
     let stderr = run.fails_with(1);
     assert!(
         stderr.contains("secure storage was requested but the OS keyring is not reachable"),
