@@ -8,13 +8,13 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
 use super::error::AuthError;
 use super::http::DebugLog;
-use super::token::{BoxFuture, Token, TokenSource};
+use super::token::{BoxFuture, Token, TokenSource, unix_time};
 use crate::secret::Secret;
 
 /// How long one `az` call may take: it is a Python program that may refresh its own tokens.
@@ -181,7 +181,7 @@ fn parse_answer(stdout: &[u8]) -> Result<Token, String> {
         _ => None,
     });
     let expiry = match expires_on {
-        Some(unix) => Some(UNIX_EPOCH + Duration::from_secs(unix)),
+        Some(unix) => unix_time(unix),
         None => Some(parse_local_time(text("expiresOn"))?),
     };
     Ok(Token {
@@ -207,6 +207,25 @@ fn parse_local_time(text: &str) -> Result<SystemTime, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use proptest::prelude::*;
+    use std::time::UNIX_EPOCH;
+
+    proptest! {
+        #![proptest_config(crate::fuzzing::fuzz_config())]
+
+        #[test]
+        fn fuzz_az_answer(stdout in prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..200),
+            ("[a-zA-Z0-9.]{1,40}", "[0-9 :.-]{0,30}", any::<u64>()).prop_map(|(token, local, unix)| {
+                format!(r#"{{"accessToken":"{token}","expiresOn":"{local}","expires_on":{unix}}}"#).into_bytes()
+            }),
+        ]) {
+            if let Ok(token) = parse_answer(&stdout) {
+                prop_assert!(!token.access_token.expose().is_empty());
+            }
+        }
+    }
 
     #[test]
     fn the_unix_expiry_is_preferred() {

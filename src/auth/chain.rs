@@ -85,7 +85,8 @@ impl Environment {
             }),
             debug,
             env: Box::new(|name| std::env::var(name).ok()),
-            az: PathBuf::from("az"),
+            // The Azure CLI is a batch file on Windows, which is not found without its extension.
+            az: PathBuf::from(if cfg!(windows) { "az.cmd" } else { "az" }),
         }
     }
 

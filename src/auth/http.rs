@@ -382,6 +382,37 @@ fn describe_failure(error: &reqwest::Error) -> String {
 mod tests {
     use super::*;
 
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::fuzzing::fuzz_config())]
+
+        #[test]
+        fn fuzz_oauth_error_answer(
+            status in 400u16..600,
+            body in prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..300),
+                (".{0,30}", ".{0,60}", ".{0,20}").prop_map(|(error, description, uri)| {
+                    serde_json::json!({
+                        "error": error,
+                        "error_description": format!("{description} s3cret-client-value. Trace ID: 1"),
+                        "error_uri": uri,
+                    })
+                    .to_string()
+                    .into_bytes()
+                }),
+            ],
+        ) {
+            let call = Call::post_form(
+                "http://127.0.0.1/oidc/v1/token",
+                vec![("client_secret", "s3cret-client-value".to_string())],
+            );
+            let answer = Answer { status, location: None, body };
+            let message = refusal(&call, &answer).to_string();
+            prop_assert!(!message.contains("s3cret-client-value"), "{}", message);
+        }
+    }
+
     #[test]
     fn the_logged_form_hides_secret_fields() {
         let call = Call::post_form(

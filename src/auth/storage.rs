@@ -371,6 +371,52 @@ mod tests {
         assert!(store.load("go").unwrap().is_some());
     }
 
+    use proptest::prelude::*;
+
+    fn cache_file() -> impl Strategy<Value = Vec<u8>> {
+        let pieces = prop::sample::select(vec![
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            ":",
+            "\"version\"",
+            "1",
+            "2",
+            "\"tokens\"",
+            "\"p\"",
+            "\"access_token\"",
+            "\"expiry\"",
+            "\"2099-01-01T00:00:00Z\"",
+            "\"0001-01-01T00:00:00Z\"",
+            "\"expires_in\"",
+            "99999999999999999999",
+            "null",
+            "\"x\"",
+        ]);
+        prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..200),
+            prop::collection::vec(pieces, 0..40).prop_map(|pieces| pieces.concat().into_bytes()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(crate::fuzzing::fuzz_config())]
+
+        #[test]
+        fn fuzz_token_cache(bytes in cache_file()) {
+            let directory = tempfile::tempdir().unwrap();
+            let store = FileTokenStore::new(directory.path().join("cache.json"));
+            std::fs::write(store.path(), &bytes).unwrap();
+            match store.load("p") {
+                Ok(Some(stored)) => prop_assert!(!stored.token.access_token.expose().is_empty()),
+                Ok(None) => {}
+                Err(error) => prop_assert!(error.to_string().contains("databricks auth login")),
+            }
+        }
+    }
+
     #[test]
     fn another_version_or_garbage_is_a_clear_error() {
         let directory = tempfile::tempdir().unwrap();

@@ -76,15 +76,19 @@ impl Token {
         }
         let expires_in = answer.get("expires_in").and_then(seconds_of);
         let expires_on = answer.get("expires_on").and_then(seconds_of);
+        // A lifetime beyond what a clock can hold means "never expires", like none at all.
         let (expiry, lifetime) = match (expires_in, expires_on) {
             (Some(seconds), _) if seconds > 0 => {
                 let lifetime = Duration::from_secs(seconds);
-                (Some(now + lifetime), Some(lifetime))
+                match now.checked_add(lifetime) {
+                    Some(expiry) => (Some(expiry), Some(lifetime)),
+                    None => (None, None),
+                }
             }
-            (_, Some(unix)) if unix > 0 => {
-                let expiry = UNIX_EPOCH + Duration::from_secs(unix);
-                (Some(expiry), expiry.duration_since(now).ok())
-            }
+            (_, Some(unix)) if unix > 0 => match unix_time(unix) {
+                Some(expiry) => (Some(expiry), expiry.duration_since(now).ok()),
+                None => (None, None),
+            },
             _ => (None, None),
         };
         Ok(Token {
@@ -99,6 +103,11 @@ impl Token {
     }
 }
 
+/// The time `seconds` after the Unix epoch, if a clock can hold it.
+pub(crate) fn unix_time(seconds: u64) -> Option<SystemTime> {
+    UNIX_EPOCH.checked_add(Duration::from_secs(seconds))
+}
+
 /// A whole number of seconds given as a JSON number or a string of digits.
 fn seconds_of(value: &Value) -> Option<u64> {
     match value {
@@ -107,5 +116,71 @@ fn seconds_of(value: &Value) -> Option<u64> {
             .or_else(|| number.as_f64().filter(|s| *s >= 0.0).map(|s| s as u64)),
         Value::String(text) => text.trim().parse().ok(),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_field_value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "[0-9]{0,25}".prop_map(Value::from),
+            ".{0,20}".prop_map(Value::from),
+        ]
+    }
+
+    fn any_answer() -> impl Strategy<Value = Value> {
+        let keys = prop::sample::select(vec![
+            "access_token",
+            "token_type",
+            "refresh_token",
+            "expires_in",
+            "expires_on",
+            "error",
+        ]);
+        prop::collection::vec((keys, any_field_value()), 0..8).prop_map(|fields| {
+            Value::Object(
+                fields
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(crate::fuzzing::fuzz_config())]
+
+        #[test]
+        fn fuzz_token_answer(answer in any_answer()) {
+            let now = SystemTime::now();
+            if let Ok(token) = Token::from_answer(&answer, now) {
+                prop_assert!(!token.access_token.expose().is_empty());
+                if let (Some(expiry), Some(lifetime)) = (token.expiry, token.lifetime) {
+                    prop_assert!(expiry >= now && lifetime <= expiry.duration_since(UNIX_EPOCH).unwrap());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lifetimes_as_numbers_or_strings_and_absurd_ones_never_expire() {
+        let now = SystemTime::now();
+        let answer = serde_json::json!({"access_token": "a", "expires_in": "3600"});
+        let token = Token::from_answer(&answer, now).unwrap();
+        assert_eq!(token.expiry, Some(now + Duration::from_secs(3600)));
+        let answer = serde_json::json!({"access_token": "a", "expires_in": u64::MAX});
+        assert_eq!(Token::from_answer(&answer, now).unwrap().expiry, None);
+        let answer = serde_json::json!({"access_token": "a", "expires_on": "4102444800"});
+        let token = Token::from_answer(&answer, now).unwrap();
+        assert_eq!(token.expiry, unix_time(4_102_444_800));
+        assert!(Token::from_answer(&serde_json::json!({"token_type": "Bearer"}), now).is_err());
     }
 }
