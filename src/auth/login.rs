@@ -160,38 +160,63 @@ impl CallbackServer {
     }
 
     /// Answers requests until one carries `state`: its authorization code, or the identity
-    /// provider's refusal. `host` is linked from the page shown.
+    /// provider's refusal. `host` is linked from the page shown. Connections are read
+    /// concurrently, so one that sends nothing (a browser's preconnect) delays no other.
     pub async fn wait_for_code(&self, state: &str, host: &str) -> Result<Secret, AuthError> {
+        let (sender, mut requests) = tokio::sync::mpsc::channel::<(TcpStream, String)>(16);
         loop {
-            let Ok((mut stream, _)) = self.listener.accept().await else {
-                continue;
-            };
-            let target =
-                match tokio::time::timeout(REQUEST_READ_TIMEOUT, read_target(&mut stream)).await {
-                    Ok(Some(target)) => target,
-                    _ => continue,
-                };
-            let outcome = Callback::read(&target, state);
-            let (status, page) = match &outcome {
-                Callback::Unrelated => (400, unrelated_page()),
-                Callback::Code(_) => (200, success_page(host)),
-                Callback::Refused { error, description } => {
-                    (400, refusal_page(host, error, description))
-                }
-            };
-            // The browser may already be gone; the flow's result does not depend on it.
-            let _ = respond(&mut stream, status, &page).await;
-            match outcome {
-                Callback::Unrelated => continue,
-                Callback::Code(code) => return Ok(code),
-                Callback::Refused { error, description } => {
-                    return Err(AuthError::Failed(format!(
-                        "authorize: {error}: {description}; run `databricks auth login` again, \
-                         or ask a workspace admin why the login was refused"
-                    )));
+            tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, _)) => read_in_background(stream, sender.clone()),
+                    // Out of file descriptors, say: wait a little rather than spin.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                },
+                Some((mut stream, target)) = requests.recv() => {
+                    if let Some(outcome) = answer(&mut stream, &target, state, host).await {
+                        return outcome;
+                    }
                 }
             }
         }
+    }
+}
+
+/// Reads the request target of one connection (within [`REQUEST_READ_TIMEOUT`]) and passes
+/// both on; a connection that sends no request in time is dropped.
+fn read_in_background(
+    mut stream: TcpStream,
+    sender: tokio::sync::mpsc::Sender<(TcpStream, String)>,
+) {
+    tokio::spawn(async move {
+        let read = tokio::time::timeout(REQUEST_READ_TIMEOUT, read_target(&mut stream)).await;
+        if let Ok(Some(target)) = read {
+            let _ = sender.send((stream, target)).await;
+        }
+    });
+}
+
+/// Answers one request with its page; the flow's outcome when the request was this flow's.
+async fn answer(
+    stream: &mut TcpStream,
+    target: &str,
+    state: &str,
+    host: &str,
+) -> Option<Result<Secret, AuthError>> {
+    let outcome = Callback::read(target, state);
+    let (status, page) = match &outcome {
+        Callback::Unrelated => (400, unrelated_page()),
+        Callback::Code(_) => (200, success_page(host)),
+        Callback::Refused { error, description } => (400, refusal_page(host, error, description)),
+    };
+    // The browser may already be gone; the flow's result does not depend on it.
+    let _ = respond(stream, status, &page).await;
+    match outcome {
+        Callback::Unrelated => None,
+        Callback::Code(code) => Some(Ok(code)),
+        Callback::Refused { error, description } => Some(Err(AuthError::Failed(format!(
+            "authorize: {error}: {description}; run `databricks auth login` again, or ask a \
+             workspace admin why the login was refused"
+        )))),
     }
 }
 

@@ -21,7 +21,8 @@ const OTHER_USER: &str = "bob@example.com";
 ///     `--login-as` approves at once);
 ///   user:NAME: answer the emulator's login page as NAME; deny: press its Deny button;
 ///   forged-first: first call the callback with another state, then approve;
-///   ignore: do nothing (the login then times out).
+///   ignore: do nothing (the login then times out);
+///   after-flag: approve once the file $HOME/flag exists.
 /// The URL it got and the page the callback answered are kept in $HOME.
 const BROWSER_SCRIPT: &str = r#"#!/bin/sh
 url="$1"
@@ -39,6 +40,10 @@ case "${TEST_BROWSER:-approve}" in
       "http://127.0.0.1:$port/?code=forged&state=forged" > "$HOME/forged-status"
     follow "$url" ;;
   ignore) ;;
+  after-flag)
+    tries=0
+    while [ ! -e "$HOME/flag" ] && [ $tries -lt 100 ]; do sleep 0.1; tries=$((tries + 1)); done
+    follow "$url" ;;
 esac
 "#;
 
@@ -782,4 +787,38 @@ fn auth_token_finds_the_profile_of_a_host() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn a_connection_that_sends_nothing_does_not_hold_up_the_login() {
+    let _ports = one_login_at_a_time();
+    let env = approving();
+    let url = env.url();
+    let args = ["auth", "login", "--host", &url, "--profile", "dev"];
+    let child = with_browser(&env, &args, "after-flag")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("login starts");
+    // A browser's preconnect: open, then silent. The login's server is on 8020 (one at a time).
+    let silent = (0..100)
+        .find_map(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            std::net::TcpStream::connect(("127.0.0.1", 8020)).ok()
+        })
+        .expect("the callback server listens on 8020");
+    std::fs::write(env.home().join("flag"), "").unwrap();
+    let released = std::time::Instant::now();
+    let output = child.wait_with_output().expect("login ends");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        released.elapsed() < Duration::from_secs(4),
+        "the silent connection held the login up for {:?}",
+        released.elapsed()
+    );
+    drop(silent);
 }
