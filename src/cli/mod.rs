@@ -1,6 +1,7 @@
 //! The command tree: a group is an enum, a leaf command a clap struct with `run`.
 
 mod argv;
+mod auth;
 mod completion;
 pub mod configure;
 mod hints;
@@ -18,7 +19,7 @@ use anyhow::Context as _;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::api::{self, Client, ClientOptions};
-use crate::auth;
+use crate::auth::{ChainCredentials, DebugLog, Environment, RetryRules, TokenHttp};
 use crate::config::{self, Resolved, Source};
 use crate::output::{Format, Style};
 
@@ -85,6 +86,9 @@ impl GlobalOptions {
 enum Command {
     /// Write a workspace host and token into a profile of the config file
     Configure(configure::Configure),
+    /// Log in with OAuth in the browser, print tokens for SDKs, log out, switch profiles
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
     /// Create, list and delete secret scopes, secrets and their access rules
     #[command(subcommand)]
     Secrets(secrets::SecretsCommand),
@@ -112,7 +116,13 @@ pub fn usage_error(message: impl Into<String>) -> anyhow::Error {
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Configure(configure) if configure.oauth => auth::configure_oauth(
+            cli.global.profile.as_deref(),
+            configure.host.as_deref(),
+            cli.global.debug,
+        ),
         Command::Configure(configure) => configure.run(cli.global.profile.as_deref()),
+        Command::Auth(command) => command.run(&cli.global),
         Command::Secrets(command) => {
             let context = Context::new(cli.global)?;
             tokio::runtime::Builder::new_current_thread()
@@ -188,18 +198,15 @@ impl Context {
         &self,
         resolved: &Resolved,
         settings: &api::HttpSettings<'_>,
-    ) -> Result<auth::ChainCredentials, api::Error> {
-        let debug: auth::DebugLog = self.global.debug.then(|| {
+    ) -> Result<ChainCredentials, api::Error> {
+        let debug: DebugLog = self.global.debug.then(|| {
             Arc::new(|line: &str| print_event(&api::Event::Debug(line.to_string())))
                 as Arc<dyn Fn(&str) + Send + Sync>
         });
         let http = api::http_client(&resolved.host, settings)?;
-        let http = auth::TokenHttp::new(http, auth::RetryRules::default(), debug.clone());
-        let environment = auth::Environment::for_process(http, debug);
-        Ok(auth::ChainCredentials::new(
-            resolved.config.clone(),
-            environment,
-        ))
+        let http = TokenHttp::new(http, RetryRules::default(), debug.clone());
+        let environment = Environment::for_process(http, debug);
+        Ok(ChainCredentials::new(resolved.config.clone(), environment))
     }
 }
 

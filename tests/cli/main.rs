@@ -23,6 +23,7 @@ mod get;
 mod go_dialect;
 mod import_export;
 mod keyvault;
+mod login;
 mod put;
 mod resolution;
 mod smoke;
