@@ -28,8 +28,11 @@ pub trait CredentialProvider: Send + Sync {
     fn secrets_to_mask(&self) -> Vec<SecretBytes>;
 
     /// The server answered 401 to the headers last given: a provider that caches a token
-    /// forgets it here, so that the next `headers` fetches a new one. The call itself fails.
-    fn rejected(&self) {}
+    /// forgets it here, so that the next `headers` fetches a new one, and returns true; the
+    /// request is then sent once more. Fixed credentials return false: the call fails.
+    fn rejected(&self) -> bool {
+        false
+    }
 }
 
 /// Credentials that never change: a personal access token (`Bearer`) or a user name and

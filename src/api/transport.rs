@@ -126,15 +126,32 @@ impl Transport {
         error.masked(&|text| mask.text(text))
     }
 
-    /// One request and its answer.
+    /// One request and its answer. A 401 tells the provider its token was refused; when it
+    /// can get a new one (an OAuth token revoked or expired early), the request is sent once
+    /// more with it, so a token dropped by the server costs no failed command. A 401 means the
+    /// request was not carried out, so a change is safe to resend.
     pub async fn attempt(&self, request: &Request) -> Result<Answer, Failure> {
+        let (answer, refused) = self.send(request).await;
+        if !refused || !self.credentials.rejected() {
+            return answer;
+        }
+        self.events
+            .debug(|| "the token was refused (401): sending again with a new one".to_owned());
+        let (answer, refused_again) = self.send(request).await;
+        if refused_again {
+            self.credentials.rejected();
+        }
+        answer
+    }
+
+    /// Sends one request; the flag says whether the server refused the credentials (401).
+    async fn send(&self, request: &Request) -> (Result<Answer, Failure>, bool) {
         let number = self.next_request.fetch_add(1, Ordering::Relaxed);
         let (method, url) = (&request.method, &request.url);
-        let headers = self
-            .credentials
-            .headers()
-            .await
-            .map_err(Failure::Unusable)?;
+        let headers = match self.credentials.headers().await {
+            Ok(headers) => headers,
+            Err(error) => return (Err(Failure::Unusable(error)), false),
+        };
         let mask = self.mask();
         let debug = |line: &dyn Fn() -> String| self.events.debug(|| mask.text(&line()));
         debug(&|| format!("> #{number} {method} {url}"));
@@ -161,17 +178,14 @@ impl Transport {
                         root_cause(&error)
                     )
                 });
-                return Err(self.transport_failure(&error, url));
+                return (Err(self.transport_failure(&error, url)), false);
             }
         };
         let millis = started.elapsed().as_millis();
         debug(&|| format!("< #{number} {status} ({millis} ms)"));
         debug(&|| format!("< #{number} {}", body_for_log(&mask.bytes(&bytes))));
-        if status == StatusCode::UNAUTHORIZED {
-            // A provider that caches a token forgets the refused one here.
-            self.credentials.rejected();
-        }
-        classify_answer(status, &headers, &bytes, &mask)
+        let refused = status == StatusCode::UNAUTHORIZED;
+        (classify_answer(status, &headers, &bytes, &mask), refused)
     }
 
     fn transport_failure(&self, error: &reqwest::Error, url: &str) -> Failure {

@@ -1,6 +1,7 @@
 //! The api client's credentials seam, served by the method chain: the method is chosen (and its
 //! first token fetched) at the first request, once however many requests start together; every
-//! later request gets the cached token, refreshed before it expires; a 401 drops it.
+//! later request gets the cached token, refreshed before it expires; a 401 drops it (and the
+//! api client sends the request once more with a new one).
 
 use std::sync::{Arc, Mutex};
 
@@ -135,9 +136,13 @@ impl CredentialProvider for ChainCredentials {
             .collect()
     }
 
-    fn rejected(&self) {
-        if let Some(Ok(Chosen::Tokens { provider, .. })) = self.chosen.get() {
-            provider.reject();
+    fn rejected(&self) -> bool {
+        match self.chosen.get() {
+            Some(Ok(Chosen::Tokens { provider, .. })) => {
+                provider.reject();
+                true
+            }
+            _ => false,
         }
     }
 }
