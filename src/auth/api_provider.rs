@@ -26,7 +26,10 @@ pub struct ChainCredentials {
 }
 
 enum Chosen {
-    Static(StaticCredentials),
+    Static {
+        method: &'static str,
+        credentials: StaticCredentials,
+    },
     Tokens {
         method: &'static str,
         provider: Arc<TokenProvider>,
@@ -43,18 +46,28 @@ impl ChainCredentials {
         }
     }
 
+    /// The method that authenticates, once the first request has chosen it.
+    pub fn method(&self) -> Option<&'static str> {
+        match self.chosen.get()? {
+            Ok(Chosen::Static { method, .. } | Chosen::Tokens { method, .. }) => Some(method),
+            Err(_) => None,
+        }
+    }
+
     async fn choose(&self) -> Result<Chosen, AuthError> {
         let configured = configure(&self.config, &self.environment).await?;
         self.environment
             .debug(&format!("Authenticated with {}", configured.method));
         let unsendable = |error: api::Error| AuthError::Failed(error.to_string());
         Ok(match configured.credentials {
-            Credentials::Pat(token) => {
-                Chosen::Static(StaticCredentials::bearer(&token).map_err(unsendable)?)
-            }
-            Credentials::Basic { username, password } => {
-                Chosen::Static(StaticCredentials::basic(&username, &password).map_err(unsendable)?)
-            }
+            Credentials::Pat(token) => Chosen::Static {
+                method: configured.method,
+                credentials: StaticCredentials::bearer(&token).map_err(unsendable)?,
+            },
+            Credentials::Basic { username, password } => Chosen::Static {
+                method: configured.method,
+                credentials: StaticCredentials::basic(&username, &password).map_err(unsendable)?,
+            },
             Credentials::Tokens(provider) => Chosen::Tokens {
                 method: configured.method,
                 provider,
@@ -68,7 +81,7 @@ impl ChainCredentials {
             message: error.to_string(),
         })?;
         let (method, provider) = match chosen {
-            Chosen::Static(credentials) => return credentials.headers().await,
+            Chosen::Static { credentials, .. } => return credentials.headers().await,
             Chosen::Tokens { method, provider } => (method, provider),
         };
         let headers = provider
@@ -117,7 +130,7 @@ impl CredentialProvider for ChainCredentials {
     }
 
     fn secrets_to_mask(&self) -> Vec<SecretBytes> {
-        if let Some(Ok(Chosen::Static(credentials))) = self.chosen.get() {
+        if let Some(Ok(Chosen::Static { credentials, .. })) = self.chosen.get() {
             return credentials.secrets_to_mask();
         }
         let handed_out = self
