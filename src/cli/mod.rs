@@ -274,12 +274,11 @@ fn warn_if_insecure(resolved: &Resolved) {
 fn insecure_setting(setting: &config::Setting) -> String {
     match &setting.origin {
         Origin::File { path, profile } => format!(
-            "`{} = {}` in profile `{profile}` of {}",
+            "`{}` in profile `{profile}` in {}",
             setting.attribute.name,
-            setting.value,
             path.display()
         ),
-        Origin::Env(variable) => format!("{variable}={}", setting.value),
+        Origin::Env(variable) => variable.to_string(),
         Origin::Flag(flag) => format!("the {flag} flag"),
     }
 }

@@ -63,7 +63,11 @@ enum Status {
         user: String,
         method: &'static str,
     },
-    Failed(String),
+    Failed {
+        error: String,
+        /// The method whose credentials were refused, if one got that far.
+        method: Option<&'static str>,
+    },
 }
 
 /// Where `databricks-cli` tokens are read from, and what chose that storage.
@@ -82,7 +86,7 @@ impl Describe {
         let status = runtime()?.block_on(verify(global));
         let method = match &status {
             Status::Authenticated { method, .. } => Some(*method),
-            Status::Failed(_) => None,
+            Status::Failed { method, .. } => *method,
         }
         .or_else(|| config.get("auth_type"));
         let storage = (method == Some(DATABRICKS_CLI))
@@ -105,24 +109,24 @@ impl Describe {
 
 /// Authenticates and asks the workspace who that is (SCIM `Me`).
 async fn verify(global: &GlobalOptions) -> Status {
-    let attempt = async {
-        let connection = Context::new(global.clone())?.connect()?;
-        let me = connection
-            .call(connection.client.current_user())
-            .await?
-            .data;
-        let method = connection
-            .method()
-            .ok_or_else(|| anyhow::anyhow!("no authentication method was chosen"))?;
-        anyhow::Ok(Status::Authenticated {
-            host: connection.host().to_string(),
-            user: me.user_name,
-            method,
-        })
+    let failed = |error: anyhow::Error, method| Status::Failed {
+        error: format!("{error:#}"),
+        method,
     };
-    attempt
-        .await
-        .unwrap_or_else(|error| Status::Failed(format!("{error:#}")))
+    let connection = match Context::new(global.clone()).and_then(|context| context.connect()) {
+        Ok(connection) => connection,
+        Err(error) => return failed(error, None),
+    };
+    let me = connection.call(connection.client.current_user()).await;
+    match (me, connection.method()) {
+        (Ok(me), Some(method)) => Status::Authenticated {
+            host: connection.host().to_string(),
+            user: me.data.user_name,
+            method,
+        },
+        (Ok(_), None) => failed(anyhow::anyhow!("no authentication method was chosen"), None),
+        (Err(error), method) => failed(error, method),
+    }
 }
 
 /// The storage `auth login` chose, as the Go CLI reports it.
@@ -166,7 +170,7 @@ impl Report<'_> {
             Status::Authenticated { host, user, method } => {
                 format!("Host: {host}\nUser: {user}\nAuthenticated with: {method}\n")
             }
-            Status::Failed(error) => format!("Unable to authenticate: {error}\n"),
+            Status::Failed { error, .. } => format!("Unable to authenticate: {error}\n"),
         };
         if let Some(storage) = self.storage {
             text.push_str(&format!(
@@ -221,7 +225,7 @@ impl Report<'_> {
                 report.insert("status".into(), json!("success"));
                 report.insert("username".into(), json!(user));
             }
-            Status::Failed(error) => {
+            Status::Failed { error, .. } => {
                 report.insert("status".into(), json!("error"));
                 report.insert("error".into(), json!(error));
             }
@@ -231,7 +235,7 @@ impl Report<'_> {
         }
         let host = match self.status {
             Status::Authenticated { host, .. } => Some(host.as_str()),
-            Status::Failed(_) => self.config.get("host"),
+            Status::Failed { .. } => self.config.get("host"),
         };
         report.insert(
             "details".into(),
