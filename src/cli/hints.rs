@@ -178,7 +178,14 @@ fn refused_credentials_hint(used: &Used) -> String {
         None => "the workspace's federation policy accepts its issuer and subject".to_string(),
     };
     let fix = match method {
-        "pat" => how_to_replace_credentials(used.source),
+        "pat" => match config.setting("token").map(|setting| &setting.origin) {
+            Some(Origin::File { profile, .. }) => format!(
+                "check {}, or set a new one with `databricks configure --token --profile \
+                 {profile}`",
+                set(&["token"])
+            ),
+            _ => format!("check {}", set(&["token"])),
+        },
         "basic" => format!("check {}", set(&["username", "password"])),
         "oauth-m2m" => format!(
             "check {} (the service principal's OAuth secret may have been deleted or expired: \
