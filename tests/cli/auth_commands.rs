@@ -5,7 +5,10 @@
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use databricks_emulator::{Config, DEFAULT_ADMIN, Fault};
+use databricks_emulator::{
+    CI_REQUEST_TOKEN, Config, DEFAULT_ADMIN, Fault, FederationPolicy, GITHUB_DEFAULT_SUBJECT,
+    GITHUB_ISSUER,
+};
 use serde_json::{Value, json};
 
 use crate::harness::{Run, TestEnv};
@@ -253,6 +256,84 @@ fn describe_of_a_login_profile_shows_the_token_storage() {
              DATABRICKS_AUTH_STORAGE environment variable)\n-----\n"
         ),
         "{text}"
+    );
+}
+
+#[test]
+fn describe_shows_no_secret_of_any_method_without_sensitive() {
+    let env = TestEnv::without_profile(
+        Config::default()
+            .with_service_principal(SP, SP_SECRET)
+            .with_admin(SP)
+            .with_federation_policy(FederationPolicy {
+                client_id: SP.into(),
+                issuer: GITHUB_ISSUER.into(),
+                subject: GITHUB_DEFAULT_SUBJECT.into(),
+                audience: None,
+            }),
+    );
+    let url = env.url();
+    let admin = env.emulator.admin_token();
+    let github_url = format!("{url}/github-actions/idtoken?api-version=2.0");
+    env.write_config(&format!(
+        "[pat]\nhost = {url}\ntoken = {admin}\n\n\
+         [basic]\nhost = {url}\nusername = {DEFAULT_ADMIN}\npassword = {admin}\n\n\
+         [m2m]\nhost = {url}\nclient_id = {SP}\nclient_secret = {SP_SECRET}\n\n\
+         [github]\nhost = {url}\nclient_id = {SP}\nauth_type = github-oidc\n\n\
+         [azure]\nhost = {url}\nazure_client_id = {SP}\nazure_tenant_id = t\n"
+    ));
+    let github_vars = [
+        ("ACTIONS_ID_TOKEN_REQUEST_URL", github_url.as_str()),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", CI_REQUEST_TOKEN),
+    ];
+    let azure_vars = [("ARM_CLIENT_SECRET", "azure-secret-0342")];
+    let vars_of = |profile| match profile {
+        "github" => &github_vars[..],
+        "azure" => &azure_vars[..],
+        _ => &[],
+    };
+    let secrets = [
+        admin.as_str(),
+        SP_SECRET,
+        CI_REQUEST_TOKEN,
+        "azure-secret-0342",
+    ];
+    for profile in ["pat", "basic", "m2m", "github", "azure"] {
+        for output in ["text", "json"] {
+            let args = ["auth", "describe", "--profile", profile, "-o", output];
+            let shown = run(&env, &args, vars_of(profile));
+            shown.ok();
+            assert_no_secret(&shown, &secrets);
+            let mut sensitive = args.to_vec();
+            sensitive.push("--sensitive");
+            let revealed = run(&env, &sensitive, vars_of(profile)).ok();
+            assert!(
+                secrets.iter().any(|secret| revealed.contains(secret)),
+                "--sensitive shows the secret of {profile}: {revealed}"
+            );
+        }
+    }
+    // Without the CI's variables, the GitHub profile cannot get a token.
+    let listed = env.run(&["auth", "profiles", "-o", "json"]);
+    assert_no_secret(&listed, &secrets);
+    let valid: Vec<(String, bool)> = json_of(&listed)["profiles"]
+        .as_array()
+        .expect("profiles")
+        .iter()
+        .map(|profile| {
+            let name = profile["name"].as_str().unwrap_or_default().to_string();
+            (name, profile["valid"].as_bool().unwrap_or_default())
+        })
+        .collect();
+    assert_eq!(
+        valid,
+        [
+            ("pat".to_string(), true),
+            ("basic".to_string(), true),
+            ("m2m".to_string(), true),
+            ("github".to_string(), false),
+            ("azure".to_string(), false),
+        ]
     );
 }
 
