@@ -905,7 +905,7 @@ impl CredentialProvider for RotatingCredentials {
             .collect()
     }
 
-    fn rejected(&self) -> bool {
+    fn rejected(&self, _refused: &AuthHeaders) -> bool {
         self.rejected.fetch_add(1, Ordering::SeqCst);
         self.refreshable
     }

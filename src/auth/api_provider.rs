@@ -149,13 +149,21 @@ impl CredentialProvider for ChainCredentials {
             .collect()
     }
 
-    fn rejected(&self) -> bool {
-        match self.chosen.get() {
-            Some(Ok(Chosen::Tokens { provider, .. })) => {
-                provider.reject();
-                true
-            }
-            _ => false,
-        }
+    fn rejected(&self, refused: &AuthHeaders) -> bool {
+        let Some(Ok(Chosen::Tokens { provider, .. })) = self.chosen.get() else {
+            return false;
+        };
+        // The tokens the refused headers carried: whole values, and after `Bearer `.
+        let tokens: Vec<Secret> = refused
+            .iter()
+            .filter_map(|(_, value)| value.to_str().ok())
+            .flat_map(|text| {
+                let credential = text.split_once(' ').map(|(_, credential)| credential);
+                std::iter::once(text).chain(credential)
+            })
+            .map(Secret::new)
+            .collect();
+        provider.reject(&tokens);
+        true
     }
 }
