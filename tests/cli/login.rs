@@ -120,6 +120,19 @@ fn home_file(env: &TestEnv, name: &str) -> String {
     std::fs::read_to_string(env.home().join(name)).unwrap_or_default()
 }
 
+/// What the browser wrote once its curl ended: the login need not wait for the browser, so
+/// it may end first.
+fn browser_file(env: &TestEnv, name: &str) -> String {
+    for _ in 0..100 {
+        let text = home_file(env, name);
+        if !text.is_empty() {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the browser wrote no {name}");
+}
+
 fn token_json(run: &Run) -> Value {
     serde_json::from_str(&run.ok()).expect("auth token prints JSON")
 }
@@ -177,8 +190,8 @@ fn login_runs_the_browser_flow_and_saves_profile_and_tokens() {
     assert!(url.contains("client_id=databricks-cli&code_challenge="));
     assert!(url.contains("code_challenge_method=S256"));
     assert!(url.contains("scope=offline_access+all-apis"));
-    assert_eq!(home_file(&env, "callback-status"), "200");
-    let page = home_file(&env, "callback-page");
+    assert_eq!(browser_file(&env, "callback-status"), "200");
+    let page = browser_file(&env, "callback-page");
     assert!(page.contains("Authenticated"), "{page}");
 
     // Nothing secret on the terminal or the page: the code went straight to the token endpoint.
@@ -333,9 +346,9 @@ fn a_forged_callback_is_refused_without_ending_the_login() {
     let env = approving();
     let run = login(&env, "dev", "forged-first");
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(home_file(&env, "forged-status"), "400");
-    assert!(home_file(&env, "forged-page").contains("state mismatch"));
-    assert_eq!(home_file(&env, "callback-status"), "200");
+    assert_eq!(browser_file(&env, "forged-status"), "400");
+    assert!(browser_file(&env, "forged-page").contains("state mismatch"));
+    assert_eq!(browser_file(&env, "callback-status"), "200");
     assert_eq!(
         token_requests(&env, "authorization_code").len(),
         1,
@@ -353,8 +366,8 @@ fn a_refusal_by_the_identity_provider_is_reported_and_nothing_saved() {
         stderr.contains("authorize: access_denied: The user denied the request"),
         "{stderr}"
     );
-    assert_eq!(home_file(&env, "callback-status"), "400");
-    assert!(home_file(&env, "callback-page").contains("Access Denied"));
+    assert_eq!(browser_file(&env, "callback-status"), "400");
+    assert!(browser_file(&env, "callback-page").contains("Access Denied"));
     assert!(!env.config_path().exists(), "no profile written");
     assert!(!token_cache_path(&env).exists());
 }

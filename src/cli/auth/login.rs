@@ -440,6 +440,26 @@ mod tests {
     }
 
     #[test]
+    fn the_storage_choice_is_recorded_and_an_existing_default_kept() {
+        let mut file = ProfileFile::from_bytes(
+            std::path::Path::new("cfg"),
+            b"[__settings__]\ndefault_profile = old\n",
+        )
+        .unwrap();
+        write_profile(
+            &mut file,
+            &request("dev", &[]),
+            Some(StorageMode::Plaintext),
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(file.to_bytes()).unwrap(),
+            "[__settings__]\ndefault_profile = old\nauth_storage = plaintext\n\n[dev]\n\
+             host = https://h.example.com\nauth_type = databricks-cli\n"
+        );
+    }
+
+    #[test]
     fn profile_names_are_suggested_from_the_host() {
         assert_eq!(
             suggested_profile("https://adb-12.3.azuredatabricks.net"),
