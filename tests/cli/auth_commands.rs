@@ -5,23 +5,18 @@
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use databricks_emulator::{
-    CI_REQUEST_TOKEN, Config, DEFAULT_ADMIN, Fault, FederationPolicy, GITHUB_DEFAULT_SUBJECT,
-    GITHUB_ISSUER,
-};
+use databricks_emulator::{CI_REQUEST_TOKEN, Config, DEFAULT_ADMIN, Fault};
 use serde_json::{Value, json};
 
+use crate::auth::{SP, SP_SECRET};
 use crate::harness::{Run, TestEnv};
 
-const SP: &str = "ci-deployer";
-const SP_SECRET: &str = "sp-secret-4f1c9e";
 const GITHUB_URL: &str = "http://127.0.0.1:9/token-request";
 
+/// The emulator with the service principal `SP` (a workspace admin) and a GitHub federation
+/// policy for it, and no config file.
 fn workspace() -> TestEnv {
-    let config = Config::default()
-        .with_service_principal(SP, SP_SECRET)
-        .with_admin(SP);
-    TestEnv::without_profile(config)
+    crate::auth::workspace(Config::default())
 }
 
 fn run(env: &TestEnv, args: &[&str], vars: &[(&str, &str)]) -> Run {
@@ -261,17 +256,7 @@ fn describe_of_a_login_profile_shows_the_token_storage() {
 
 #[test]
 fn describe_shows_no_secret_of_any_method_without_sensitive() {
-    let env = TestEnv::without_profile(
-        Config::default()
-            .with_service_principal(SP, SP_SECRET)
-            .with_admin(SP)
-            .with_federation_policy(FederationPolicy {
-                client_id: SP.into(),
-                issuer: GITHUB_ISSUER.into(),
-                subject: GITHUB_DEFAULT_SUBJECT.into(),
-                audience: None,
-            }),
-    );
+    let env = workspace();
     let url = env.url();
     let admin = env.emulator.admin_token();
     let github_url = format!("{url}/github-actions/idtoken?api-version=2.0");
