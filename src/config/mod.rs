@@ -17,7 +17,7 @@ pub use file::ProfileFile;
 pub use host::{is_loopback_host, normalize_host};
 pub use ini::Problem;
 pub use resolve::{Resolved, Source, resolve};
-pub use unified::{AUTH_DOCS, UnifiedConfig, attribute_named};
+pub use unified::{AUTH_DOCS, Origin, Setting, UnifiedConfig, attribute_named};
 
 /// Every way reading, resolving or writing the configuration can fail; each message says what
 /// to do next. No message ever contains a token, a password or a line of the file.
