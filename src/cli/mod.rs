@@ -86,7 +86,7 @@ impl GlobalOptions {
 enum Command {
     /// Write a workspace host and token into a profile of the config file
     Configure(configure::Configure),
-    /// Log in with OAuth in the browser, print tokens for SDKs, log out, switch profiles
+    /// Log in with OAuth, print tokens for SDKs, show what authenticates (describe, profiles), log out, switch profiles
     #[command(subcommand)]
     Auth(auth::AuthCommand),
     /// Create, list and delete secret scopes, secrets and their access rules
