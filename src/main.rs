@@ -1,13 +1,14 @@
 mod api;
 mod cli;
 mod config;
-mod dotenv;
-mod editor;
+mod formats;
 #[cfg(test)]
 mod fuzzing;
-mod input;
 mod output;
 mod secret;
+#[cfg(unix)]
+mod signals;
+mod value;
 
 use std::process::ExitCode;
 

@@ -14,9 +14,9 @@ use clap::Args;
 
 use super::{ScopeName, check_scope_name};
 use crate::api;
+use crate::api::SecretValue;
 use crate::cli::{Connection, Context, usage_error};
-use crate::dotenv::{self, Entry, FileFormat};
-use crate::input::value_from_bytes;
+use crate::formats::{self, Entry, FileFormat};
 use crate::output;
 
 #[derive(Args, Debug)]
@@ -57,8 +57,8 @@ impl Import {
         let (scope, file) = scope_and_file(self.scope, self.scope_argument, self.file)?;
         check_scope_name(&scope)?;
         let (content, source) = read_import_file(file.as_ref())?;
-        let format = dotenv::detect_format(self.format, file.as_deref(), &content);
-        let entries = dotenv::parse(format, &content).map_err(|problems| {
+        let format = formats::detect_format(self.format, file.as_deref(), &content);
+        let entries = formats::parse(format, &content).map_err(|problems| {
             for problem in &problems {
                 eprintln!("{source}: {problem}");
             }
@@ -181,7 +181,7 @@ fn scope_and_file(
 }
 
 /// The file's bytes and a name for messages; none or `-` is standard input. Neither is read
-/// past [`dotenv::MAX_FILE_BYTES`], so a huge file or an endless pipe cannot fill the memory.
+/// past [`formats::MAX_FILE_BYTES`], so a huge file or an endless pipe cannot fill the memory.
 fn read_import_file(file: Option<&PathBuf>) -> anyhow::Result<(Vec<u8>, String)> {
     let (content, source) = match file.filter(|path| path.as_os_str() != "-") {
         Some(path) => {
@@ -189,7 +189,7 @@ fn read_import_file(file: Option<&PathBuf>) -> anyhow::Result<(Vec<u8>, String)>
             let file = File::open(path).with_context(|| format!("cannot read {source}"))?;
             if file
                 .metadata()
-                .is_ok_and(|metadata| metadata.len() > dotenv::MAX_FILE_BYTES)
+                .is_ok_and(|metadata| metadata.len() > formats::MAX_FILE_BYTES)
             {
                 bail!(too_large(&source));
             }
@@ -205,7 +205,7 @@ fn read_import_file(file: Option<&PathBuf>) -> anyhow::Result<(Vec<u8>, String)>
             (content, "stdin".to_string())
         }
     };
-    if content.len() as u64 > dotenv::MAX_FILE_BYTES {
+    if content.len() as u64 > formats::MAX_FILE_BYTES {
         bail!(too_large(&source));
     }
     Ok((content, source))
@@ -215,7 +215,7 @@ fn read_import_file(file: Option<&PathBuf>) -> anyhow::Result<(Vec<u8>, String)>
 fn read_bounded(source: impl Read) -> io::Result<Vec<u8>> {
     let mut content = Vec::new();
     source
-        .take(dotenv::MAX_FILE_BYTES + 1)
+        .take(formats::MAX_FILE_BYTES + 1)
         .read_to_end(&mut content)?;
     Ok(content)
 }
@@ -224,8 +224,8 @@ fn too_large(source: &str) -> String {
     format!(
         "{source} is larger than any valid import file (over {} bytes: {}); nothing was \
          imported: check that it is the file you meant",
-        dotenv::MAX_FILE_BYTES,
-        dotenv::max_file_bytes_reason()
+        formats::MAX_FILE_BYTES,
+        formats::max_file_bytes_reason()
     )
 }
 
@@ -293,11 +293,11 @@ impl Export {
             let content = reply.map_err(|error| connection.explain(error))?.data;
             entries.push(Entry {
                 key: content.key,
-                value: value_from_bytes(content.value.expose().to_vec()),
+                value: SecretValue::from_bytes(content.value.expose().to_vec()),
                 line: 0,
             });
         }
-        output::write_stdout(&dotenv::write(self.format, &entries))?;
+        output::write_stdout(&formats::write(self.format, &entries))?;
         Ok(())
     }
 }

@@ -9,8 +9,8 @@ use clap::Args;
 use super::{ScopeName, check_scope_name, from_options_or_positionals, print_reply};
 use crate::api;
 use crate::cli::{Context, usage_error};
-use crate::input::{self, InvalidValue, ValueFlags};
 use crate::output::{self, Format, Table};
+use crate::value::{self, InvalidValue, ValueFlags};
 
 /// `--scope S --key K`, or `S K` positionally.
 #[derive(Args, Debug)]
@@ -69,7 +69,7 @@ impl Put {
             .map_err(|rule| usage_error(format!("invalid key name '{key}': {rule}")))?;
         // Credentials first, so that a broken profile fails before the user types a value.
         let connection = context.connect()?;
-        let value = input::read_value(ValueFlags {
+        let value = value::read_value(ValueFlags {
             string_value: self.string_value,
             binary_file: self.binary_file,
             bytes_value: self.bytes_value,
