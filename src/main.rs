@@ -20,6 +20,8 @@ fn main() -> ExitCode {
             eprintln!("Error: {error:#}");
             if error.is::<cli::UsageError>() {
                 ExitCode::from(2)
+            } else if error.is::<cli::Drift>() {
+                ExitCode::from(3)
             } else {
                 ExitCode::FAILURE
             }

@@ -111,6 +111,9 @@ pub enum Event {
         /// The number of the attempt about to be made (2 for the first retry).
         attempt: u32,
         reason: String,
+        /// The server asked to slow down (429, 503 or a rate-limit code); `delay` honours its
+        /// `Retry-After` when it gave one.
+        throttled: bool,
     },
     Debug(String),
 }
@@ -124,6 +127,7 @@ impl fmt::Display for Event {
                 delay,
                 attempt,
                 reason,
+                ..
             } => write!(
                 f,
                 "Retrying {method} {path} in {:.1}s (attempt {attempt}): {reason}",
@@ -475,6 +479,7 @@ impl Client {
                 }
                 Err(failure) => failure,
             };
+            let throttled = matches!(failure, Failure::Throttled { .. });
             let plan = failure.plan(&self.inner.timing, attempt, &mut counts);
             let elapsed = started.elapsed();
             let Some(delay) = plan
@@ -495,6 +500,7 @@ impl Client {
                 delay,
                 attempt,
                 reason: self.inner.mask.text(&retry_reason(&plan.error)),
+                throttled,
             });
             tokio::time::sleep(delay).await;
         }

@@ -10,6 +10,6 @@ mod retry;
 #[cfg(test)]
 mod tests;
 
-pub use client::{Auth, Client, ClientOptions, Event};
+pub use client::{Auth, Client, ClientOptions, Event, Observer};
 pub use error::Error;
 pub use models::*;

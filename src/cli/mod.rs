@@ -7,7 +7,6 @@ mod secrets;
 mod version;
 
 use std::fmt;
-use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -92,6 +91,19 @@ pub fn usage_error(message: impl Into<String>) -> anyhow::Error {
     UsageError(message.into()).into()
 }
 
+/// `secrets sync --dry-run` found the scope different from its file: exit code 3, so that CI
+/// can tell drift from errors (1) and usage errors (2).
+#[derive(Debug)]
+pub struct Drift(pub String);
+
+impl fmt::Display for Drift {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Drift {}
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Configure(configure) => configure.run(cli.global.profile.as_deref()),
@@ -123,16 +135,27 @@ impl Context {
         self.global.output
     }
 
+    /// Whether `--debug` was given.
+    pub fn debug(&self) -> bool {
+        self.global.debug
+    }
+
     /// Resolves the credentials and builds the one HTTP client of this process.
     pub fn connect(&self) -> anyhow::Result<Connection> {
+        self.connect_observed(Arc::new(print_event))
+    }
+
+    /// [`connect`](Self::connect), with the client's events (retry notices, debug lines) going
+    /// to `observer` instead of straight to stderr.
+    pub fn connect_observed(&self, observer: api::Observer) -> anyhow::Result<Connection> {
         let resolved = config::resolve(self.global.profile.as_deref())?;
         warn_if_plain_http(&resolved.host);
-        let client = Client::new(self.client_options(&resolved))
+        let client = Client::new(self.client_options(&resolved, observer))
             .map_err(|error| explain(&resolved, error))?;
         Ok(Connection { client, resolved })
     }
 
-    fn client_options(&self, resolved: &Resolved) -> ClientOptions {
+    fn client_options(&self, resolved: &Resolved, observer: api::Observer) -> ClientOptions {
         let auth = match &resolved.auth {
             Credentials::Token(token) => Auth::Bearer(token.clone()),
             Credentials::Basic { username, password } => Auth::Basic {
@@ -153,20 +176,14 @@ impl Context {
             options.retry_timeout = std::time::Duration::from_secs(seconds);
         }
         options.debug = self.global.debug;
-        options.observer = Some(Arc::new(print_event));
+        options.observer = Some(observer);
         options
     }
 }
 
 /// Prints a retry notice or debug line on stderr.
 fn print_event(event: &api::Event) {
-    // On a terminal, first clear the line a progress bar (import, export) may be drawn on.
-    let clear_line = if io::stderr().is_terminal() {
-        "\r\x1b[2K"
-    } else {
-        ""
-    };
-    eprintln!("{clear_line}{event}");
+    eprintln!("{event}");
 }
 
 /// Warns when credentials for `host` would cross the network unencrypted.
