@@ -23,6 +23,7 @@ mod keyvault;
 mod put;
 mod resolution;
 mod smoke;
+mod sync;
 mod tls;
 mod usage;
 mod walkthrough;
