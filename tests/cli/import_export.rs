@@ -648,13 +648,7 @@ fn export_with_one_profile_and_import_with_another_copies_a_scope_between_worksp
     put_awkward_values(&source, SCOPE);
     source.emulator.clear_requests();
     let target = Emulator::start(Config::default()).expect("a second emulator");
-    source.write_config(&format!(
-        "[source]\nhost = {}\ntoken = {}\n\n[target]\nhost = {}\ntoken = {}\n",
-        source.url(),
-        source.emulator.admin_token(),
-        target.url(),
-        target.admin_token()
-    ));
+    source.write_source_and_target_profiles(&target);
     source
         .run(&["secrets", "create-scope", SCOPE, "--profile", "target"])
         .ok();

@@ -168,6 +168,21 @@ fn an_invalid_file_sends_nothing_at_all() {
 }
 
 #[test]
+fn an_empty_file_is_refused_so_a_failed_export_in_a_pipe_cannot_empty_the_scope() {
+    let env = env_with_drift();
+
+    let run = env.run_with_stdin(&["secrets", "sync", SCOPE, "-", "--prune"], b"");
+
+    let stderr = run.fails_with(1);
+    assert!(
+        stderr.contains("Error: the file holds no secrets; nothing was changed"),
+        "{stderr}"
+    );
+    assert!(env.api_requests().is_empty());
+    assert_stored(&env, &[("EXTRA", Some(b"extra"))]);
+}
+
+#[test]
 fn a_key_vault_scope_is_refused_before_any_value_is_read() {
     const AAD_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJ1cG4iOiJhbGljZUBleGFtcGxlLmNvbSJ9.c2ln";
     let env = TestEnv::with_emulator(Config::default().with_user("alice@example.com", AAD_TOKEN));
@@ -232,13 +247,7 @@ fn unreadable_values_are_named_in_the_plan_and_stop_the_sync_before_any_write() 
 fn export_with_one_profile_piped_into_sync_prune_with_another_copies_a_scope() {
     let source = TestEnv::new();
     let target = Emulator::start(Config::default()).expect("a second emulator");
-    source.write_config(&format!(
-        "[source]\nhost = {}\ntoken = {}\n\n[target]\nhost = {}\ntoken = {}\n",
-        source.url(),
-        source.emulator.admin_token(),
-        target.url(),
-        target.admin_token()
-    ));
+    source.write_source_and_target_profiles(&target);
     for profile in ["source", "target"] {
         source
             .run(&["--profile", profile, "secrets", "create-scope", SCOPE])

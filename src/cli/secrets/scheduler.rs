@@ -10,6 +10,9 @@
 //!   (additive increase). The steps are times, not round trips, because a rate limit is a
 //!   token bucket: it answers 429 only once its burst (about a second of requests) is spent,
 //!   so a window grown per round trip would overshoot by many requests before the first 429.
+//!   Half a second keeps a window of one or two near the limit of a nearby workspace (where
+//!   one request at a time is just under it and two are over), with a few 429s per second of
+//!   burst.
 //! - `--concurrency N` pins the window to N; the pauses still apply.
 //!
 //! The clock is tokio's, so the tests run against a simulated server on a paused clock.
@@ -33,7 +36,7 @@ pub const CEILING: usize = 64;
 const SLOW_START_STEP: Duration = Duration::from_millis(100);
 
 /// After a throttled answer, the window grows by one at most this often.
-const INCREASE_STEP: Duration = Duration::from_secs(1);
+const INCREASE_STEP: Duration = Duration::from_millis(500);
 
 /// What a change of the window says, for `--debug`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -479,7 +482,7 @@ mod tests {
         assert_eq!(window.finished(now + Duration::from_secs(1)), None);
         window.in_flight = 32;
         assert_eq!(
-            window.finished(now + Duration::from_secs(2)),
+            window.finished(now + Duration::from_secs(1) + INCREASE_STEP),
             Some(Change::Grew { from: 32, to: 33 })
         );
         for _ in 0..10 {

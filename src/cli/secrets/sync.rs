@@ -28,7 +28,7 @@ const KEY_VAULT_BACKEND: &str = "AZURE_KEYVAULT";
     unchanged count. Then it puts only the new and changed keys (and deletes with --prune): a \
     second run with the same file sends no write. A key whose value cannot be read stops the \
     sync before any write. Scopes backed by Azure Key Vault are refused. Exit codes: 0 done \
-    (or nothing to do), 1 error, 2 usage error, 3 with --dry-run when the scope differs from \
+    (or nothing to do), 1 error (also for a file with no secrets), 2 usage error, 3 with --dry-run when the scope differs from \
     the file. To copy a scope between workspaces: \
     `databricks secrets export --profile A S | databricks secrets sync --profile B S - --prune`."
 )]
@@ -51,6 +51,15 @@ pub struct Sync {
 impl Sync {
     pub async fn run(self, context: &Context) -> anyhow::Result<()> {
         let (scope, entries) = self.source.read(&SYNC_WORDING)?;
+        if entries.is_empty() {
+            // Most likely the output of an `export` that failed upstream in a pipe: syncing
+            // it (with --prune) would empty the scope.
+            anyhow::bail!(
+                "the file holds no secrets; nothing was changed. Check that it is the file you \
+                 meant (an `export` that failed earlier in a pipe writes nothing); to empty a \
+                 scope, delete its secrets or the scope"
+            );
+        }
         let bulk = Bulk::connect(context, self.concurrency)?;
         refuse_key_vault(&bulk, &scope).await?;
         let listed = bulk::list_keys(&bulk, &scope).await?;
