@@ -1,15 +1,46 @@
-//! What commands print: tables in the legacy CLI's layout and pretty JSON in server key order.
+//! What commands print, in two dialects: the legacy CLI's (its tables, the server's JSON in
+//! server key order) and the Go CLI's (its text layouts, JSON arrays of typed items).
 
 use std::io::{self, Write};
 
-/// The `--output` format. Parsed case-insensitively by the caller (`ignore_case = true`);
-/// `text` is accepted as a synonym of `table`.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+use serde::Serialize;
+
+/// The `--output` format: `table` and `text` are one format (the legacy and the Go CLI's name
+/// for it), any case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Format {
     #[default]
-    #[value(alias = "text")]
     Table,
     Json,
+}
+
+impl Format {
+    /// Parses `--output` and `DATABRICKS_OUTPUT_FORMAT`; the error is the Go CLI's wording.
+    pub fn parse(text: &str) -> Result<Format, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "table" | "text" => Ok(Format::Table),
+            "json" => Ok(Format::Json),
+            _ => Err("accepted arguments are json and text (or table)".to_string()),
+        }
+    }
+}
+
+/// Whose output a command imitates; see [`Style`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// The legacy Python CLI: the server's JSON object, `tabulate` tables.
+    #[default]
+    Legacy,
+    /// The Go CLI: JSON arrays of items with its field order and no zero values, its
+    /// tab-aligned text layouts, JSON where it has no text layout.
+    Go,
+}
+
+/// How a command prints: the dialect and the format within it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Style {
+    pub dialect: Dialect,
+    pub format: Format,
 }
 
 /// Space between two columns.
@@ -166,6 +197,128 @@ fn json_bytes(value: &serde_json::Value) -> Vec<u8> {
     bytes
 }
 
+/// Prints `value` as the Go CLI prints one object: its fields in declaration order, indented
+/// by two spaces, then a newline.
+pub fn print_go_json(value: &impl Serialize) -> io::Result<()> {
+    write_stdout(go_json(value)?.as_bytes())
+}
+
+fn go_json(value: &impl Serialize) -> io::Result<String> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    Ok(escape_like_go(text))
+}
+
+/// Prints `items` as the Go CLI prints a listing: each item indented inside `[` and `]`, which
+/// stand on lines of their own; with no items, the line between them holds two spaces.
+pub fn print_go_json_array<T: Serialize>(items: &[T]) -> io::Result<()> {
+    write_stdout(go_json_array(items)?.as_bytes())
+}
+
+fn go_json_array<T: Serialize>(items: &[T]) -> io::Result<String> {
+    let mut text = String::from("[\n  ");
+    for (index, item) in items.iter().enumerate() {
+        if index > 0 {
+            text.push_str(",\n  ");
+        }
+        // JSON strings hold no raw newline, so every newline is between lines of the layout.
+        text.push_str(&serde_json::to_string_pretty(item)?.replace('\n', "\n  "));
+    }
+    text.push_str("\n]\n");
+    Ok(escape_like_go(text))
+}
+
+/// Go's JSON encoder writes `<`, `>`, `&`, U+2028 and U+2029 as `\u` escapes. None of them
+/// is JSON syntax, so each occurrence is inside a string.
+fn escape_like_go(json: String) -> String {
+    if !json.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
+        return json;
+    }
+    let mut escaped = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        match c {
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                escaped.push_str(&format!("\\u{:04x}", u32::from(c)));
+            }
+            _ => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// A text listing in the Go CLI's layout (a Go template written through a `tabwriter` with
+/// padding 2): every cell but a line's last is padded with spaces to two more than the widest
+/// cell of its column, counted in characters; the last cell is written as it is. The Go CLI
+/// flushes the writer after every 20 items, so the columns line up within each run of 20
+/// rows (the first run with the header).
+#[derive(Debug, Clone, Default)]
+pub struct GoTable {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+/// Items per flush of the Go CLI's listing writer.
+const GO_ROWS_PER_FLUSH: usize = 20;
+/// Spaces after the widest cell of a Go text column.
+const GO_PADDING: usize = 2;
+
+impl GoTable {
+    pub fn new(header: &[&str]) -> Self {
+        GoTable {
+            header: header.iter().map(|cell| cell.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) -> &mut Self {
+        self.rows.push(cells);
+        self
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let mut rows = self.rows.chunks(GO_ROWS_PER_FLUSH);
+        let first: Vec<&Vec<String>> = std::iter::once(&self.header)
+            .chain(rows.next().unwrap_or_default())
+            .collect();
+        push_go_block(&mut out, &first);
+        for block in rows {
+            push_go_block(&mut out, &block.iter().collect::<Vec<_>>());
+        }
+        out
+    }
+
+    pub fn print(&self) -> io::Result<()> {
+        write_stdout(self.render().as_bytes())
+    }
+}
+
+/// Appends lines aligned among themselves: the cells but the last of each line padded to
+/// their column's width.
+fn push_go_block(out: &mut String, lines: &[&Vec<String>]) {
+    let aligned_columns = lines.iter().map(|line| line.len().saturating_sub(1)).max();
+    let widths: Vec<usize> = (0..aligned_columns.unwrap_or(0))
+        .map(|index| {
+            let widest = lines
+                .iter()
+                .filter_map(|line| line.get(index))
+                .map(|cell| char_count(cell))
+                .max();
+            widest.unwrap_or(0) + GO_PADDING
+        })
+        .collect();
+    for line in lines {
+        if let Some((last, aligned)) = line.split_last() {
+            for (cell, width) in aligned.iter().zip(&widths) {
+                out.push_str(cell);
+                out.push_str(&" ".repeat(width - char_count(cell)));
+            }
+            out.push_str(last);
+        }
+        out.push('\n');
+    }
+}
+
 /// Why bytes must not be written to a terminal as they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TerminalHazard {
@@ -217,7 +370,6 @@ fn write_all_or_stop(out: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::ValueEnum;
     use proptest::prelude::*;
 
     #[test]
@@ -231,10 +383,92 @@ mod tests {
             ("json", Format::Json),
             ("JSON", Format::Json),
         ] {
-            assert_eq!(Format::from_str(input, true), Ok(expected), "{input}");
+            assert_eq!(Format::parse(input), Ok(expected), "{input}");
         }
-        assert!(Format::from_str("yaml", true).is_err());
+        for wrong in ["yaml", "", "jsonl", " json"] {
+            let error = Format::parse(wrong).unwrap_err();
+            assert!(
+                error.contains("accepted arguments are json and text"),
+                "{error}"
+            );
+        }
         assert_eq!(Format::default(), Format::Table);
+    }
+
+    #[derive(Serialize)]
+    struct Item {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        backend_type: Option<&'static str>,
+        name: &'static str,
+    }
+
+    #[test]
+    fn a_go_listing_is_an_indented_array_of_items() {
+        let items = [
+            Item {
+                backend_type: Some("DATABRICKS"),
+                name: "a",
+            },
+            Item {
+                backend_type: None,
+                name: "b",
+            },
+        ];
+        assert_eq!(
+            go_json_array(&items).unwrap(),
+            "[\n  {\n    \"backend_type\": \"DATABRICKS\",\n    \"name\": \"a\"\n  },\n  \
+             {\n    \"name\": \"b\"\n  }\n]\n"
+        );
+    }
+
+    #[test]
+    fn an_empty_go_listing_keeps_the_go_cli_s_blank_line() {
+        assert_eq!(go_json_array::<Item>(&[]).unwrap(), "[\n  \n]\n");
+    }
+
+    #[test]
+    fn go_json_escapes_html_characters_as_go_does() {
+        let value = serde_json::json!({"principal": "a<b>&c\u{2028}"});
+        assert_eq!(
+            go_json(&value).unwrap(),
+            "{\n  \"principal\": \"a\\u003cb\\u003e\\u0026c\\u2028\"\n}\n"
+        );
+    }
+
+    #[test]
+    fn go_text_pads_all_but_the_last_cell_of_a_line() {
+        let mut table = GoTable::new(&["Scope", "Backend Type"]);
+        table.row(vec!["prod".into(), "DATABRICKS".into()]);
+        table.row(vec!["a-longer-name".into(), "".into()]);
+        assert_eq!(
+            table.render(),
+            "Scope          Backend Type\n\
+             prod           DATABRICKS\n\
+             a-longer-name  \n"
+        );
+        assert_eq!(
+            GoTable::new(&["Key", "Last Updated Timestamp"]).render(),
+            "Key  Last Updated Timestamp\n"
+        );
+    }
+
+    #[test]
+    fn go_text_aligns_each_run_of_twenty_rows_on_its_own() {
+        let mut table = GoTable::new(&["Key", "Last Updated Timestamp"]);
+        for index in 0..21 {
+            let key = if index == 20 {
+                "k".repeat(9)
+            } else {
+                format!("k{index}")
+            };
+            table.row(vec![key, "5".into()]);
+        }
+        let rendered = table.render();
+        let lines: Vec<&str> = rendered.lines().collect();
+        assert_eq!(lines[0], "Key  Last Updated Timestamp");
+        assert_eq!(lines[1], "k0   5");
+        assert_eq!(lines[20], "k19  5");
+        assert_eq!(lines[21], "kkkkkkkkk  5");
     }
 
     #[test]

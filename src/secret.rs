@@ -1,9 +1,12 @@
-//! Types for tokens and secret values whose `Debug` never shows the content.
+//! Types for tokens and secret values whose `Debug` never shows the content and whose memory is
+//! overwritten with zeros when they are dropped.
 
 use std::fmt;
 
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
 /// Text that must never be printed: a token, a password or a string secret value.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct Secret(String);
 
 impl Secret {
@@ -24,7 +27,7 @@ impl fmt::Debug for Secret {
 }
 
 /// Bytes that must never be printed: a binary secret value.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct SecretBytes(Vec<u8>);
 
 impl SecretBytes {
@@ -51,6 +54,17 @@ impl fmt::Debug for SecretBytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The derived `Drop` runs `zeroize`, which must clear all of the content.
+    #[test]
+    fn content_is_wiped_on_drop() {
+        fn wiped<T: ZeroizeOnDrop + Zeroize>(mut secret: T) -> T {
+            secret.zeroize();
+            secret
+        }
+        assert_eq!(wiped(Secret::new("dapi123")).expose(), "");
+        assert_eq!(wiped(SecretBytes::new(b"hunter2".to_vec())).len(), 0);
+    }
 
     #[test]
     fn debug_never_shows_the_content() {

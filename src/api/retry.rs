@@ -1,11 +1,19 @@
-//! When to retry and how long to wait.
+//! Every retry decision: what is retried, how long to wait (`Retry-After`, backoff), within
+//! what budget, and what a retry's answer means after an attempt that may have been carried out.
 
-use std::time::{Duration, SystemTime};
+use std::future::Future;
+use std::time::{Duration, Instant, SystemTime};
 
 use super::error::Error;
+use super::transport::Failure;
 
 /// Error codes that mean "rate limited", whatever the status.
 const RATE_LIMIT_CODES: [&str; 2] = ["REQUEST_LIMIT_EXCEEDED", "RESOURCE_EXHAUSTED"];
+
+/// Error codes that, answered to a retry after an attempt whose answer was lost, mean that
+/// attempt was carried out.
+const ALREADY_EXISTS: &str = "RESOURCE_ALREADY_EXISTS";
+const DOES_NOT_EXIST: &str = "RESOURCE_DOES_NOT_EXIST";
 
 /// How long retries wait; the tests shrink it so that they run fast.
 #[derive(Debug, Clone)]
@@ -47,6 +55,264 @@ impl RetryTiming {
     }
 }
 
+/// A request that changes something, and how a retry can tell that an earlier attempt whose
+/// answer was lost did the work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// Put: the retry's answer tells nothing of earlier attempts.
+    Put,
+    /// Create: `RESOURCE_ALREADY_EXISTS` means the earlier attempt created it.
+    Create,
+    /// Delete: `RESOURCE_DOES_NOT_EXIST` means the earlier attempt deleted it.
+    Delete,
+}
+
+impl Change {
+    fn done_code(self) -> Option<&'static str> {
+        match self {
+            Change::Put => None,
+            Change::Create => Some(ALREADY_EXISTS),
+            Change::Delete => Some(DOES_NOT_EXIST),
+        }
+    }
+}
+
+/// A retry about to be made, for the user's notice.
+pub(crate) struct RetryNotice {
+    pub delay: Duration,
+    /// The number of the attempt about to be made (2 for the first retry).
+    pub attempt: u32,
+    /// Why the last attempt failed.
+    pub reason: String,
+    /// The last answer asked to slow down (429, 503 or a rate-limit code).
+    pub throttled: bool,
+}
+
+/// The retry rules of one client.
+pub(crate) struct RetryPolicy {
+    pub timing: RetryTiming,
+    /// The total time retries may take.
+    pub budget: Duration,
+}
+
+impl RetryPolicy {
+    /// Runs a read's attempts until one succeeds or a failure is final. A read that timed
+    /// out is not retried: the server was slow, another wait would only double the wait.
+    pub async fn read<T, F, Fut>(
+        &self,
+        attempt: F,
+        notify: impl Fn(&RetryNotice),
+    ) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        self.run(None, attempt, notify).await.result
+    }
+
+    /// Runs a change's attempts; when an earlier attempt may have been carried out and the
+    /// retry answers that it was (the scope exists, the secret is gone), that is success.
+    pub async fn change<T, F, Fut>(
+        &self,
+        change: Change,
+        attempt: F,
+        notify: impl Fn(&RetryNotice),
+    ) -> Result<(), Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        let outcome = self.run(Some(change), attempt, notify).await;
+        match outcome.result {
+            Err(error)
+                if outcome.after_ambiguous_attempt
+                    && change
+                        .done_code()
+                        .is_some_and(|code| error.error_code() == Some(code)) =>
+            {
+                Ok(())
+            }
+            result => result.map(drop),
+        }
+    }
+
+    async fn run<T, F, Fut>(
+        &self,
+        change: Option<Change>,
+        mut attempt: F,
+        notify: impl Fn(&RetryNotice),
+    ) -> Outcome<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        let started = Instant::now();
+        let mut after_ambiguous_attempt = false;
+        let mut counts = RetryCounts::default();
+        let mut number = 1;
+        loop {
+            let failure = match attempt().await {
+                Ok(answer) => {
+                    return Outcome {
+                        result: Ok(answer),
+                        after_ambiguous_attempt,
+                    };
+                }
+                Err(failure) => failure,
+            };
+            let throttled =
+                matches!(&failure, Failure::ErrorAnswer { error, .. } if is_throttled(error));
+            let plan = self.plan(failure, change.is_some(), number, &mut counts);
+            let elapsed = started.elapsed();
+            let Some(delay) = plan
+                .delay
+                .filter(|delay| fits_budget(elapsed, *delay, self.budget))
+            else {
+                let remaining = self.budget.saturating_sub(elapsed);
+                return Outcome {
+                    result: Err(plan.into_error(remaining, self.budget)),
+                    after_ambiguous_attempt,
+                };
+            };
+            after_ambiguous_attempt |= plan.maybe_processed;
+            number += 1;
+            notify(&RetryNotice {
+                delay,
+                attempt: number,
+                reason: retry_reason(&plan.error),
+                throttled,
+            });
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// What follows a failed attempt (`attempt` = its number, 1 for the first).
+    fn plan(
+        &self,
+        failure: Failure,
+        is_change: bool,
+        attempt: u32,
+        counts: &mut RetryCounts,
+    ) -> RetryPlan {
+        let timing = &self.timing;
+        match failure {
+            Failure::ErrorAnswer { error, retry_after } if is_throttled(&error) => {
+                let retry_after = retry_after
+                    .as_deref()
+                    .and_then(|value| parse_retry_after(value, SystemTime::now()));
+                RetryPlan {
+                    delay: Some(retry_after.map_or_else(
+                        || timing.backoff(attempt),
+                        |after| after.max(timing.min_wait),
+                    )),
+                    // A 503 may come from a gateway after the service carried the request out.
+                    maybe_processed: error.status() == Some(503),
+                    retry_after,
+                    error,
+                }
+            }
+            // A connection made later may work; once connected, the request may have been
+            // sent and carried out.
+            Failure::NotConnected(error) => counts.connection_retry(timing, error, false),
+            Failure::Lost(error) => counts.connection_retry(timing, error, true),
+            // A change that got no answer in time may have been carried out: it is retried
+            // once, and the retry's answer is read in that light.
+            Failure::TimedOut(error) if is_change => {
+                let first_retry = counts.timed_out_change == 0;
+                counts.timed_out_change += 1;
+                RetryPlan {
+                    error,
+                    delay: timing
+                        .connection_delays
+                        .first()
+                        .copied()
+                        .filter(|_| first_retry),
+                    maybe_processed: true,
+                    retry_after: None,
+                }
+            }
+            // Other error answers, a read that timed out, a connect timeout (already a long
+            // wait), and answers no retry can change (TLS, redirects, not HTTP).
+            Failure::ErrorAnswer { error, .. }
+            | Failure::TimedOut(error)
+            | Failure::ConnectTimedOut(error)
+            | Failure::Unusable(error) => RetryPlan::final_error(error),
+        }
+    }
+}
+
+/// The result of a call, and whether an earlier attempt may have been carried out.
+struct Outcome<T> {
+    result: Result<T, Error>,
+    after_ambiguous_attempt: bool,
+}
+
+/// The retries made so far of the kinds that have a fixed limit.
+#[derive(Default)]
+struct RetryCounts {
+    connection: usize,
+    timed_out_change: usize,
+}
+
+impl RetryCounts {
+    fn connection_retry(
+        &mut self,
+        timing: &RetryTiming,
+        error: Error,
+        maybe_processed: bool,
+    ) -> RetryPlan {
+        let delay = timing.connection_delays.get(self.connection).copied();
+        self.connection += 1;
+        RetryPlan {
+            error,
+            delay,
+            maybe_processed,
+            retry_after: None,
+        }
+    }
+}
+
+/// What follows a failed attempt: the error if it is the last, else the wait before the next.
+struct RetryPlan {
+    error: Error,
+    delay: Option<Duration>,
+    /// The failed attempt may have been carried out by the server.
+    maybe_processed: bool,
+    /// The wait the server asked for (`Retry-After`), which `delay` honours.
+    retry_after: Option<Duration>,
+}
+
+impl RetryPlan {
+    fn final_error(error: Error) -> RetryPlan {
+        RetryPlan {
+            error,
+            delay: None,
+            maybe_processed: false,
+            retry_after: None,
+        }
+    }
+
+    /// The error to report when the planned retry does not fit in the `remaining` budget.
+    fn into_error(self, remaining: Duration, budget: Duration) -> Error {
+        match self.retry_after.filter(|_| self.delay.is_some()) {
+            Some(retry_after) => Error::RateLimited {
+                cause: Box::new(self.error),
+                retry_after,
+                remaining,
+                budget,
+            },
+            None => self.error,
+        }
+    }
+}
+
+/// Whether a wait of `delay` after `elapsed` stays within `budget` (no overflow for any input).
+pub(crate) fn fits_budget(elapsed: Duration, delay: Duration, budget: Duration) -> bool {
+    elapsed
+        .checked_add(delay)
+        .is_some_and(|total| total <= budget)
+}
+
 /// Whether an answer asks to be retried later: 429, 503 or a rate-limit code.
 pub(crate) fn is_throttled(error: &Error) -> bool {
     matches!(error.status(), Some(429 | 503))
@@ -63,6 +329,18 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
     }
     let date = httpdate::parse_http_date(value).ok()?;
     Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// The failure in a retry notice: short, as the full error follows if the retries fail.
+fn retry_reason(error: &Error) -> String {
+    match error {
+        Error::Api {
+            status, error_code, ..
+        } => format!("{status} {error_code}"),
+        Error::UnexpectedBody { status, .. } => format!("HTTP {status}"),
+        Error::Connect { detail, .. } | Error::ConnectionLost { detail, .. } => detail.clone(),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -153,7 +431,7 @@ mod tests {
                 // The client's checks of a wait against its budget never overflow.
                 let (elapsed, budget) =
                     (Duration::from_millis(elapsed_ms), Duration::from_millis(budget_ms));
-                let fits = crate::api::client::fits_budget(elapsed, wait, budget);
+                let fits = fits_budget(elapsed, wait, budget);
                 prop_assert!(!fits || wait <= budget);
                 let shown = crate::api::error::seconds(wait);
                 prop_assert!(shown.ends_with(" s"));

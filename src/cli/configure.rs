@@ -10,7 +10,11 @@ use clap::Args;
 use crate::config::{self, ProfileFile};
 use crate::secret::Secret;
 
+mod hidden_input;
+use hidden_input::HiddenInput;
+
 const DEFAULT_PROFILE: &str = "DEFAULT";
+const PROFILE_VARIABLE: &str = "DATABRICKS_CONFIG_PROFILE";
 const HOST_PROMPT: &str = "Databricks Host (should begin with https://)";
 const AAD_TOKEN_VARIABLE: &str = "DATABRICKS_AAD_TOKEN";
 /// Empty answers at a terminal before giving up (also stops a loop on a closed terminal).
@@ -34,28 +38,36 @@ pub struct Configure {
     #[arg(long)]
     pub aad_token: bool,
 
-    /// Write `insecure = true`: TLS certificates of this workspace are not verified
+    /// Write `insecure = true`: TLS certificates of this workspace are not verified (without it,
+    /// `insecure` is removed from the profile)
     #[arg(long)]
     pub insecure: bool,
 }
 
 impl Configure {
-    /// `profile` is the global `--profile`; `DEFAULT` when absent.
+    /// `profile` is the global `--profile`; else `DATABRICKS_CONFIG_PROFILE`, else `DEFAULT`, the
+    /// profile every other command would read.
     pub fn run(&self, profile: Option<&str>) -> Result<()> {
-        let profile = profile.unwrap_or(DEFAULT_PROFILE);
+        let profile_variable = non_empty_variable(PROFILE_VARIABLE);
+        let profile = profile
+            .or(profile_variable.as_deref())
+            .unwrap_or(DEFAULT_PROFILE);
         let path = config::config_path()?;
-        let mut file = ProfileFile::load(&path)?;
-        let current_host = file.get(profile, "host").filter(|host| !host.is_empty());
-        let current_token = file
-            .get(profile, "token")
-            .filter(|token| !token.is_empty())
-            .map(Secret::new);
-
         let mut answers = Answers::from_stdin();
+        let asks_for_token = self.token_file.is_none() && !self.aad_token;
+        if asks_for_token && self.host.is_some() {
+            answers.hide_typing()?;
+        }
+        let (current_host, current_token) = current_values(&path, profile)?;
+
         let host_input = match &self.host {
             Some(host) => host.clone(),
             None => answers.host(current_host.as_deref())?,
         };
+        if asks_for_token {
+            answers.hide_typing()?;
+        }
+        check_not_a_token(&host_input)?;
         let host = config::normalize_host(&host_input)?;
         super::warn_if_plain_http(&host);
         let token = match (&self.token_file, self.aad_token) {
@@ -63,11 +75,110 @@ impl Configure {
             (None, true) => aad_token(std::env::var(AAD_TOKEN_VARIABLE).ok())?,
             (None, false) => answers.token(current_token)?,
         };
+        drop(answers);
+        check_token(&token)?;
 
-        file.set_token_auth(profile, &host, &token, self.insecure)?;
-        file.save()?;
+        ProfileFile::update(&path, |file| {
+            file.set_token_auth(profile, &host, &token, self.insecure)
+        })?;
+        if profile != DEFAULT_PROFILE {
+            eprintln!("Wrote profile `{profile}` to {}.", path.display());
+        } else if profile_variable.is_none() {
+            warn_if_environment_overrides();
+        }
         Ok(())
     }
+}
+
+/// The profile's host and token as they are now: the defaults offered at the prompts.
+fn current_values(path: &Path, profile: &str) -> Result<(Option<String>, Option<Secret>)> {
+    let file = ProfileFile::load(path)?;
+    let current = |key| file.get(profile, key).filter(|value| !value.is_empty());
+    Ok((current("host"), current("token").map(Secret::new)))
+}
+
+fn non_empty_variable(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+/// Commands run without `--profile` use `DATABRICKS_HOST`/`DATABRICKS_TOKEN` when either is set,
+/// not the `[DEFAULT]` profile just written.
+fn warn_if_environment_overrides() {
+    let set: Vec<&str> = ["DATABRICKS_HOST", "DATABRICKS_TOKEN"]
+        .into_iter()
+        .filter(|name| non_empty_variable(name).is_some())
+        .collect();
+    if !set.is_empty() {
+        let names = set.join(" and ");
+        eprintln!(
+            "Warning: {names} {} set in this environment, so commands run here without \
+             --profile use the environment instead of the [DEFAULT] profile just written; \
+             unset {names} to use the profile",
+            if set.len() == 1 { "is" } else { "are" }
+        );
+    }
+}
+
+/// A host that is really a token (answers swapped at the prompts); the value is not shown.
+fn check_not_a_token(host: &str) -> Result<()> {
+    if looks_like_token(host.trim()) {
+        bail!(
+            "the host looks like a token (`dapi…` or `eyJ…`), not a workspace URL; were the host \
+             and the token swapped? Give the workspace URL (https://…) first, then the token"
+        );
+    }
+    Ok(())
+}
+
+/// A token that would not work, refused before it is stored; the value is not shown.
+fn check_token(token: &Secret) -> Result<()> {
+    let token = token.expose();
+    if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        bail!(
+            "the token contains spaces or control characters, so it cannot be a token; copy it \
+             again (one word, such as dapi… or eyJ…) and run `databricks configure` again"
+        );
+    }
+    if looks_like_url(token) {
+        bail!(
+            "the token looks like a URL, not a token; were the host and the token swapped? Give \
+             the workspace URL (https://…) first, then the token"
+        );
+    }
+    Ok(())
+}
+
+/// A personal access token (`dapi` and hex digits, maybe a `-N` suffix) or a JWT (`eyJ…`, an
+/// Azure AD token).
+fn looks_like_token(text: &str) -> bool {
+    let base64url_or_dot = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    let personal_access_token = text.strip_prefix("dapi").is_some_and(|rest| {
+        let digits = rest.split_once('-').map_or(rest, |(digits, _)| digits);
+        digits.len() >= 16 && digits.chars().all(|c| c.is_ascii_hexdigit())
+    });
+    let jwt = text.starts_with("eyJ") && text.chars().all(base64url_or_dot);
+    personal_access_token || jwt
+}
+
+/// `http(s)://…`, or a bare host name such as `adb-1.2.azuredatabricks.net[:port][/path]`.
+fn looks_like_url(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        return true;
+    }
+    if looks_like_token(text) {
+        return false;
+    }
+    let host = lower.split(['/', ':']).next().unwrap_or_default();
+    let labels: Vec<&str> = host.split('.').collect();
+    let is_label = |label: &&str| {
+        !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    let top_level = labels.last().copied().unwrap_or_default();
+    labels.len() >= 2
+        && labels.iter().all(is_label)
+        && top_level.len() >= 2
+        && top_level.chars().all(|c| c.is_ascii_alphabetic())
 }
 
 /// The first line of the file, trimmed.
@@ -108,7 +219,10 @@ fn aad_token(variable: Option<String>) -> Result<Secret> {
 /// Where the answers to the host and token questions come from: a person at a terminal (with
 /// prompts on stderr and hidden token input) or lines piped into stdin (no prompts).
 enum Answers {
-    Terminal,
+    /// `hidden` is the terminal with echo off, from the moment the token is the next answer.
+    Terminal {
+        hidden: Option<HiddenInput>,
+    },
     Piped(Box<dyn BufRead>),
 }
 
@@ -116,14 +230,25 @@ impl Answers {
     fn from_stdin() -> Answers {
         let stdin = io::stdin();
         if stdin.is_terminal() {
-            Answers::Terminal
+            Answers::Terminal { hidden: None }
         } else {
             Answers::Piped(Box::new(stdin.lock()))
         }
     }
 
     fn is_terminal(&self) -> bool {
-        matches!(self, Answers::Terminal)
+        matches!(self, Answers::Terminal { .. })
+    }
+
+    /// At a terminal, turns echo off now: whatever is typed from here on is the token.
+    fn hide_typing(&mut self) -> Result<()> {
+        if let Answers::Terminal {
+            hidden: hidden @ None,
+        } = self
+        {
+            *hidden = Some(HiddenInput::start().context("cannot hide the token's input")?);
+        }
+        Ok(())
     }
 
     /// An empty answer keeps `current`.
@@ -134,7 +259,7 @@ impl Answers {
         };
         for _ in 0..TERMINAL_ATTEMPTS {
             let answer = match self {
-                Answers::Terminal => {
+                Answers::Terminal { .. } => {
                     eprint!("{prompt}");
                     read_line(&mut io::stdin().lock())?
                 }
@@ -161,11 +286,11 @@ impl Answers {
             "Token: "
         };
         for _ in 0..TERMINAL_ATTEMPTS {
+            self.hide_typing()?;
             let answer = match self {
-                Answers::Terminal => {
-                    eprint!("{prompt}");
-                    let typed = interrupt::deferred(rpassword::read_password)
-                        .context("cannot read the token")?;
+                Answers::Terminal { hidden } => {
+                    let hidden = hidden.as_mut().context("the token's input is not hidden")?;
+                    let typed = hidden.read_line(prompt).context("cannot read the token")?;
                     Some(Secret::new(typed))
                 }
                 Answers::Piped(input) => read_line(input)?.map(Secret::new),
@@ -186,47 +311,6 @@ impl Answers {
             eprintln!("A token is required.");
         }
         bail!("no token given: pass --token-file PATH, or type the token when asked")
-    }
-}
-
-/// Ctrl-C at the hidden token prompt: rpassword reads it as a character and raises SIGINT while
-/// the terminal is still without echo, so the process would die leaving the user's terminal
-/// silent. SIGINT is therefore only noted during the read, rpassword restores the terminal as it
-/// returns, and then the process ends by SIGINT as usual.
-#[cfg(unix)]
-mod interrupt {
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-    extern "C" fn note_interrupt(_signal: libc::c_int) {
-        INTERRUPTED.store(true, Ordering::SeqCst);
-    }
-
-    /// Runs `read` with SIGINT deferred until it has returned (unless SIGINT is ignored).
-    pub fn deferred<T>(read: impl FnOnce() -> T) -> T {
-        let handler =
-            note_interrupt as extern "C" fn(libc::c_int) as *const () as libc::sighandler_t;
-        // SAFETY: the handler only stores into an atomic, which is async-signal-safe.
-        let before = unsafe { libc::signal(libc::SIGINT, handler) };
-        let result = read();
-        if before != libc::SIG_ERR {
-            // SAFETY: puts back the disposition that was in place before.
-            unsafe { libc::signal(libc::SIGINT, before) };
-        }
-        if INTERRUPTED.swap(false, Ordering::SeqCst) && before != libc::SIG_IGN {
-            // SAFETY: `raise` delivers the signal to this thread under the disposition restored
-            // above: the default ends the process, as the interrupt meant to.
-            unsafe { libc::raise(libc::SIGINT) };
-        }
-        result
-    }
-}
-
-#[cfg(not(unix))]
-mod interrupt {
-    pub fn deferred<T>(read: impl FnOnce() -> T) -> T {
-        read()
     }
 }
 

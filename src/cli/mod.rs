@@ -3,6 +3,9 @@
 mod argv;
 mod completion;
 pub mod configure;
+mod hints;
+#[cfg(test)]
+mod man;
 mod secrets;
 mod version;
 
@@ -13,9 +16,9 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
-use crate::api::{self, Auth, Client, ClientOptions};
+use crate::api::{self, Client, ClientOptions, CredentialProvider, StaticCredentials};
 use crate::config::{self, Credentials, Resolved, Source};
-use crate::output::Format;
+use crate::output::{Format, Style};
 
 pub use argv::parse;
 
@@ -43,23 +46,37 @@ pub struct Cli {
 #[derive(Args, Debug, Clone, Default)]
 pub struct GlobalOptions {
     /// Use the credentials of this profile of the config file
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(short = 'p', long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
 
     /// Log every request and response to stderr, with tokens and values masked
     #[arg(long, global = true)]
     pub debug: bool,
 
-    /// Output format: table (or text) or json; commands that change something print nothing
+    /// Output format: text (or table) or json; commands that change something print nothing.
+    /// The Go CLI's layouts (JSON arrays of items, its text columns) for a Go-only command
+    /// name (put-secret, list-secrets, delete-secret, get-secret), for -o, for --output text
+    /// or with DATABRICKS_OUTPUT_FORMAT set; else the legacy CLI's (the server's JSON, tables)
     #[arg(
         short = 'o',
         long = "output",
         global = true,
         value_name = "FORMAT",
-        value_enum,
-        ignore_case = true
+        value_parser = Format::parse
     )]
     pub output: Option<Format>,
+
+    /// How the command line was spelled, for the output dialect.
+    #[arg(skip)]
+    spelling: argv::Spelling,
+}
+
+impl GlobalOptions {
+    /// The dialect and format the command line and DATABRICKS_OUTPUT_FORMAT ask for.
+    fn style(&self) -> anyhow::Result<Style> {
+        let environment = std::env::var_os(argv::OUTPUT_FORMAT_VARIABLE);
+        self.spelling.style(self.output, environment.as_deref())
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -108,7 +125,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Configure(configure) => configure.run(cli.global.profile.as_deref()),
         Command::Secrets(command) => {
-            let context = Context::new(cli.global);
+            let context = Context::new(cli.global)?;
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -116,23 +133,25 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 .block_on(command.run(&context))
         }
         Command::Completion(completion) => completion.run(),
-        Command::Version(version) => version.run(cli.global.output.unwrap_or_default()),
+        Command::Version(version) => version.run(cli.global.style()?.format),
     }
 }
 
 /// What every secrets command needs: the global options, and from them an API client.
 pub struct Context {
     global: GlobalOptions,
+    style: Style,
 }
 
 impl Context {
-    fn new(global: GlobalOptions) -> Self {
-        Context { global }
+    fn new(global: GlobalOptions) -> anyhow::Result<Self> {
+        let style = global.style()?;
+        Ok(Context { global, style })
     }
 
-    /// The `--output` format given, if any.
-    pub fn output(&self) -> Option<Format> {
-        self.global.output
+    /// How results are printed: dialect and format.
+    pub fn style(&self) -> Style {
+        self.style
     }
 
     /// Whether `--debug` was given.
@@ -150,20 +169,26 @@ impl Context {
     pub fn connect_observed(&self, observer: api::Observer) -> anyhow::Result<Connection> {
         let resolved = config::resolve(self.global.profile.as_deref())?;
         warn_if_plain_http(&resolved.host);
-        let client = Client::new(self.client_options(&resolved, observer))
-            .map_err(|error| explain(&resolved, error))?;
+        warn_if_insecure(&resolved);
+        let client = self
+            .client_options(&resolved, observer)
+            .and_then(Client::new)
+            .map_err(|error| hints::explain(error, &resolved.source))?;
         Ok(Connection { client, resolved })
     }
 
-    fn client_options(&self, resolved: &Resolved, observer: api::Observer) -> ClientOptions {
-        let auth = match &resolved.auth {
-            Credentials::Token(token) => Auth::Bearer(token.clone()),
-            Credentials::Basic { username, password } => Auth::Basic {
-                username: username.clone(),
-                password: password.clone(),
-            },
+    fn client_options(
+        &self,
+        resolved: &Resolved,
+        observer: api::Observer,
+    ) -> Result<ClientOptions, api::Error> {
+        let credentials: Arc<dyn CredentialProvider> = match &resolved.auth {
+            Credentials::Token(token) => Arc::new(StaticCredentials::bearer(token)?),
+            Credentials::Basic { username, password } => {
+                Arc::new(StaticCredentials::basic(username, password)?)
+            }
         };
-        let mut options = ClientOptions::new(resolved.host.clone(), auth);
+        let mut options = ClientOptions::new(resolved.host.clone(), credentials);
         options.insecure = resolved.insecure;
         options.extra_ca_certificates = ca_certificates_from_environment()
             .into_iter()
@@ -177,7 +202,7 @@ impl Context {
         }
         options.debug = self.global.debug;
         options.observer = Some(observer);
-        options
+        Ok(options)
     }
 }
 
@@ -195,6 +220,22 @@ pub fn warn_if_plain_http(host: &str) {
     }
 }
 
+/// One line for every command that runs without TLS certificate verification, naming the
+/// setting that turned it off.
+fn warn_if_insecure(resolved: &Resolved) {
+    if resolved.insecure {
+        let setting = match &resolved.source {
+            Source::Profile { .. } => format!("`insecure` in {}", resolved.source),
+            Source::Environment => "DATABRICKS_INSECURE".to_string(),
+        };
+        eprintln!(
+            "Warning: TLS certificates of {} are not verified ({setting}); remove that setting \
+             to verify them",
+            resolved.host
+        );
+    }
+}
+
 /// An API client together with where its credentials came from (for error hints).
 pub struct Connection {
     pub client: Client,
@@ -202,29 +243,18 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// Awaits an API call of `self.client`; its error becomes the message a user sees, with
+    /// a hint where one helps: `connection.call(connection.client.list_scopes()).await?`.
+    pub async fn call<T>(
+        &self,
+        call: impl Future<Output = Result<T, api::Error>>,
+    ) -> anyhow::Result<T> {
+        call.await.map_err(|error| self.explain(error))
+    }
+
     /// Turns an API error into the message a user sees, with a hint where one helps.
     pub fn explain(&self, error: api::Error) -> anyhow::Error {
-        explain(&self.resolved, error)
-    }
-}
-
-fn explain(resolved: &Resolved, error: api::Error) -> anyhow::Error {
-    let source = &resolved.source;
-    let hint = match (&error, error.status()) {
-        (api::Error::RateLimited { .. }, _) => Some(rate_limit_hint(source)),
-        (_, Some(401)) => Some(format!(
-            "the workspace did not accept the credentials from {source}; {}",
-            how_to_replace_credentials(source)
-        )),
-        (_, Some(403)) => Some(format!(
-            "the credentials from {source} lack a permission this call needs; ask a scope \
-             manager or workspace admin for access"
-        )),
-        _ => api_hint(&error).or_else(|| connection_hint(&error, source)),
-    };
-    match hint {
-        Some(hint) => anyhow::anyhow!("{error}\nHint: {hint}"),
-        None => error.into(),
+        hints::explain(error, &self.resolved.source)
     }
 }
 
@@ -233,7 +263,7 @@ fn explain(resolved: &Resolved, error: api::Error) -> anyhow::Error {
 const CA_VARIABLES: [&str; 3] = ["SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE"];
 
 /// Each CA certificate file or directory named in the environment, with its variable.
-fn ca_certificates_from_environment() -> Vec<(&'static str, PathBuf)> {
+pub(super) fn ca_certificates_from_environment() -> Vec<(&'static str, PathBuf)> {
     let mut paths = Vec::new();
     for name in CA_VARIABLES {
         let Some(value) = std::env::var_os(name).filter(|value| !value.is_empty()) else {
@@ -248,122 +278,4 @@ fn ca_certificates_from_environment() -> Vec<(&'static str, PathBuf)> {
         }
     }
     paths
-}
-
-/// Where the host was set, for hints: `DATABRICKS_HOST`, or the profile.
-fn host_setting(source: &Source) -> String {
-    match source {
-        Source::Profile { name, .. } => format!("the host of profile `{name}`"),
-        Source::Environment => "DATABRICKS_HOST".to_owned(),
-    }
-}
-
-/// How to turn off certificate checks where the host is set: the last resort.
-fn insecure_setting(source: &Source) -> String {
-    match source {
-        Source::Profile { name, path } => format!(
-            "`insecure = true` in profile `{name}` ({}) skips verification",
-            path.display()
-        ),
-        Source::Environment => "DATABRICKS_INSECURE=true skips verification".to_owned(),
-    }
-}
-
-/// Hints for failures to reach the server in TLS or HTTP, safest fix first.
-fn connection_hint(error: &api::Error, source: &Source) -> Option<String> {
-    let host = host_setting(source);
-    let trust = "if the server's certificate comes from a private certificate authority (a \
-                 company proxy, a test server), trust that authority: set SSL_CERT_FILE to a \
-                 PEM file of its certificate or SSL_CERT_DIR to a directory of them \
-                 (REQUESTS_CA_BUNDLE is read too)";
-    let hint = match error {
-        api::Error::Tls { .. } => format!(
-            "check that {host} is the workspace URL; {trust}; only for a test server you \
-             trust, {}",
-            insecure_setting(source)
-        ),
-        api::Error::TlsSetup { .. } => format!(
-            "install the system's CA certificates (the ca-certificates package), or set \
-             SSL_CERT_FILE to a PEM file of CA certificates; only for a test server you trust, \
-             {}",
-            insecure_setting(source)
-        ),
-        api::Error::CaCertificates { path, .. } => {
-            let variables: Vec<&str> = ca_certificates_from_environment()
-                .into_iter()
-                .filter(|(_, named)| named == path)
-                .map(|(name, _)| name)
-                .collect();
-            format!(
-                "{} names it: point it at a PEM file of CA certificates, or unset it",
-                variables.join(" and ")
-            )
-        }
-        api::Error::NotTls { .. } => format!(
-            "check the port in {host}; a server that speaks plain HTTP (such as a local test \
-             server) needs an http:// URL"
-        ),
-        api::Error::NotHttp { .. } => format!(
-            "check the host and port in {host}: another kind of server (SSH, a database, a \
-             TLS server reached with http://) answered there"
-        ),
-        _ => return None,
-    };
-    Some(hint)
-}
-
-fn rate_limit_hint(source: &Source) -> String {
-    match source {
-        Source::Profile { name, .. } => format!(
-            "try again later, or let retries wait longer with `retry_timeout_seconds` in \
-             profile `{name}`"
-        ),
-        Source::Environment => "try again later".to_owned(),
-    }
-}
-
-fn how_to_replace_credentials(source: &Source) -> String {
-    match source {
-        Source::Profile { name, .. } => format!(
-            "check its token, or set a new one with `databricks configure --token --profile {name}`"
-        ),
-        Source::Environment => "check DATABRICKS_TOKEN (or DATABRICKS_USERNAME and \
-             DATABRICKS_PASSWORD)"
-            .to_string(),
-    }
-}
-
-/// Hints for the service's answers whose message alone leaves users guessing.
-fn api_hint(error: &api::Error) -> Option<String> {
-    let api::Error::Api {
-        error_code,
-        message,
-        ..
-    } = error
-    else {
-        return None;
-    };
-    if message.contains("userAADToken") {
-        return Some(
-            "Azure Key Vault-backed scopes can only be created with an Azure AD user token, \
-             not a personal access token: set DATABRICKS_AAD_TOKEN (for example from \
-             `az account get-access-token --resource 2ff814a6-3304-4ab8-85cb-cd0e6f879c1d \
-             --query accessToken -o tsv`) and run `databricks configure --aad-token`"
-                .to_string(),
-        );
-    }
-    if error_code == "BAD_REQUEST" && mentions_key_vault(message) {
-        return Some(
-            "a scope backed by Azure Key Vault is read-only through Databricks; manage its \
-             secrets with Azure's tools (for example `az keyvault secret set`)"
-                .to_string(),
-        );
-    }
-    None
-}
-
-/// BAD_REQUEST is the service's generic refusal; only the Key Vault one names the vault
-/// ("Azure KeyVault-backed scope", "backed by Azure Key Vault").
-fn mentions_key_vault(message: &str) -> bool {
-    message.to_lowercase().replace(' ', "").contains("keyvault")
 }

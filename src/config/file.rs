@@ -1,18 +1,20 @@
-//! The config file as a whole: load it, look at profiles, change keys line by line, save it
-//! atomically with mode 0600.
+//! The config file as a whole: load it, look at profiles, change keys line by line, and save it
+//! under a cross-process lock, atomically, with mode 0600 or stricter.
 
-use std::fs;
+use std::fs::{self, Metadata};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::ConfigError;
 use super::ini::Document;
+use super::lock::{FileLock, LOCK_WAIT};
+use super::writable::{is_writable, parent_directory};
 use crate::secret::Secret;
 
 /// Symbolic links followed before giving up (the usual kernel limit).
 const MAX_SYMLINK_HOPS: usize = 40;
 
-/// A loaded config file. A file that does not exist loads as an empty one; `save` creates it.
+/// A loaded config file. A file that does not exist loads as an empty one; `update` creates it.
 #[derive(Debug, Clone)]
 pub struct ProfileFile {
     path: PathBuf,
@@ -80,8 +82,9 @@ impl ProfileFile {
         self.document.remove(profile, key);
     }
 
-    /// What `databricks configure` writes: `host` and `token` (and `insecure = true` when asked);
-    /// `username`/`password` are removed so the token is what authenticates.
+    /// What `databricks configure` writes: `host` and `token`, and `insecure = true` when asked
+    /// (else `insecure` is removed, as the legacy CLI does); `username`/`password` are removed so
+    /// the token is what authenticates.
     pub fn set_token_auth(
         &mut self,
         profile: &str,
@@ -93,6 +96,8 @@ impl ProfileFile {
         self.set(profile, "token", token.expose())?;
         if insecure {
             self.set(profile, "insecure", "true")?;
+        } else {
+            self.remove(profile, "insecure");
         }
         self.remove(profile, "username");
         self.remove(profile, "password");
@@ -104,15 +109,48 @@ impl ProfileFile {
         self.document.to_bytes()
     }
 
-    /// Replaces the file atomically (temporary file in the same directory, fsync, rename) with
-    /// mode 0600. A symbolic link is kept and its target replaced.
-    pub fn save(&self) -> Result<(), ConfigError> {
+    /// Reads the file at `path`, applies `change` and saves the result, holding the file's lock
+    /// (see [`FileLock`]) for the whole cycle so that concurrent updates never lose each other's
+    /// changes. Nothing is written when `change` fails.
+    pub fn update(
+        path: &Path,
+        change: impl FnOnce(&mut ProfileFile) -> Result<(), ConfigError>,
+    ) -> Result<(), ConfigError> {
+        let write_error = |error| ConfigError::Write {
+            path: path.to_path_buf(),
+            error,
+        };
+        let target = follow_symlinks(path).map_err(write_error)?;
+        fs::create_dir_all(parent_directory(&target)).map_err(write_error)?;
+        let _lock = FileLock::acquire(&target, LOCK_WAIT)?;
+        let mut file = ProfileFile::load(path)?;
+        change(&mut file)?;
+        file.save_to(&target)
+    }
+
+    /// Replaces `target` (the file `self.path` finally names) with this content: atomically
+    /// through a temporary file and a rename when its directory is writable, else in place. The
+    /// owner, group and a mode stricter than 0600 are kept; a read-only file is refused.
+    fn save_to(&self, target: &Path) -> Result<(), ConfigError> {
         let write_error = |error| ConfigError::Write {
             path: self.path.clone(),
             error,
         };
-        let target = follow_symlinks(&self.path).map_err(write_error)?;
-        write_atomically(&target, &self.to_bytes()).map_err(write_error)
+        let existing = match fs::metadata(target) {
+            Ok(metadata) => Some(metadata),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => None,
+            Err(error) => return Err(write_error(error)),
+        };
+        let bytes = self.to_bytes();
+        match &existing {
+            Some(_) if !is_writable(target) => Err(ConfigError::ReadOnly {
+                path: self.path.clone(),
+            }),
+            Some(metadata) if !is_writable(parent_directory(target)) => {
+                write_in_place(target, &bytes, metadata).map_err(write_error)
+            }
+            _ => write_atomically(target, &bytes, existing.as_ref()).map_err(write_error),
+        }
     }
 }
 
@@ -168,33 +206,68 @@ fn follow_symlinks(path: &Path) -> io::Result<PathBuf> {
     Err(io::Error::other("too many levels of symbolic links"))
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    fs::create_dir_all(directory)?;
+fn write_atomically(path: &Path, bytes: &[u8], existing: Option<&Metadata>) -> io::Result<()> {
+    let directory = parent_directory(path);
     // tempfile creates the file with mode 0600 and removes it if we fail before the rename.
     let mut temporary = tempfile::Builder::new()
-        .prefix(".databrickscfg.")
-        .suffix(".tmp")
+        .prefix(&temporary_prefix(path))
         .tempfile_in(directory)?;
     temporary.write_all(bytes)?;
-    restrict_to_owner(temporary.as_file())?;
+    if let Some(metadata) = existing {
+        keep_owner(temporary.as_file(), metadata);
+    }
+    restrict_mode(temporary.as_file(), existing)?;
     temporary.as_file().sync_all()?;
     temporary.persist(path).map_err(|error| error.error)?;
     sync_directory(directory);
     Ok(())
 }
 
+/// `<name>.tmp` followed by random characters, beside the file: named after the file it
+/// replaces, so a leftover from a crash says what it was.
+fn temporary_prefix(path: &Path) -> std::ffi::OsString {
+    let mut prefix = path.file_name().unwrap_or_default().to_os_string();
+    prefix.push(".tmp");
+    prefix
+}
+
+/// For a file whose directory cannot take a temporary file: not atomic, but under the lock no
+/// other writer interleaves.
+fn write_in_place(path: &Path, bytes: &[u8], existing: &Metadata) -> io::Result<()> {
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)?;
+    file.write_all(bytes)?;
+    restrict_mode(&file, Some(existing))?;
+    file.sync_all()
+}
+
+/// Gives the replacement the replaced file's owner and group, where this process may.
 #[cfg(unix)]
-fn restrict_to_owner(file: &fs::File) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(fs::Permissions::from_mode(0o600))
+fn keep_owner(file: &fs::File, existing: &Metadata) {
+    use std::os::unix::fs::MetadataExt;
+    // Refused (EPERM) unless we are root or keep our own user and one of our groups: then the
+    // file is ours, as it would be after any editor's save.
+    let _ = std::os::unix::fs::fchown(file, Some(existing.uid()), Some(existing.gid()));
 }
 
 #[cfg(not(unix))]
-fn restrict_to_owner(_file: &fs::File) -> io::Result<()> {
+fn keep_owner(_file: &fs::File, _existing: &Metadata) {}
+
+/// Mode 0600 for a new file; for an existing one its own mode without group and other bits
+/// (never looser than 0600, a stricter one kept), and writable by its owner.
+#[cfg(unix)]
+fn restrict_mode(file: &fs::File, existing: Option<&Metadata>) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = existing.map_or(0o600, |metadata| {
+        metadata.permissions().mode() & 0o600 | 0o200
+    });
+    file.set_permissions(fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn restrict_mode(_file: &fs::File, _existing: Option<&Metadata>) -> io::Result<()> {
     Ok(())
 }
 
@@ -231,11 +304,11 @@ mod tests {
     fn a_missing_file_loads_empty_and_save_creates_it() {
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join("sub").join(".databrickscfg");
-        let mut file = ProfileFile::load(&path).unwrap();
-        assert!(file.profile_names().is_empty());
-        file.set_token_auth("DEFAULT", "https://h", &Secret::new("t"), false)
-            .unwrap();
-        file.save().unwrap();
+        assert!(ProfileFile::load(&path).unwrap().profile_names().is_empty());
+        ProfileFile::update(&path, |file| {
+            file.set_token_auth("DEFAULT", "https://h", &Secret::new("t"), false)
+        })
+        .unwrap();
         assert_eq!(read(&path), "[DEFAULT]\nhost = https://h\ntoken = t\n");
         #[cfg(unix)]
         assert_eq!(mode(&path), 0o600);
@@ -248,15 +321,34 @@ mod tests {
         let text = "# team config\n[dev]\nhost = https://old\nusername = me\npassword = pw\n\
                     jobs-api-version = 2.1\n\n[prod]\nhost = https://prod\ntoken = p\n";
         write(&path, text);
-        let mut file = ProfileFile::load(&path).unwrap();
-        file.set_token_auth("dev", "https://new", &Secret::new("dapi9"), true)
-            .unwrap();
-        file.save().unwrap();
+        ProfileFile::update(&path, |file| {
+            file.set_token_auth("dev", "https://new", &Secret::new("dapi9"), true)
+        })
+        .unwrap();
         assert_eq!(
             read(&path),
             "# team config\n[dev]\nhost = https://new\njobs-api-version = 2.1\ntoken = dapi9\n\
              insecure = true\n\n[prod]\nhost = https://prod\ntoken = p\n"
         );
+        ProfileFile::update(&path, |file| {
+            file.set_token_auth("dev", "https://new", &Secret::new("dapi9"), false)
+        })
+        .unwrap();
+        assert!(!read(&path).contains("insecure"));
+    }
+
+    #[test]
+    fn a_failed_change_writes_nothing() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("cfg");
+        write(&path, "[a]\nhost = h\n");
+        let error = ProfileFile::update(&path, |file| {
+            file.set("a", "host", "x")?;
+            file.set("a", "token", "two\nlines")
+        })
+        .unwrap_err();
+        assert!(matches!(error, ConfigError::Unwritable { .. }), "{error}");
+        assert_eq!(read(&path), "[a]\nhost = h\n");
     }
 
     #[test]
@@ -294,18 +386,30 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn saving_tightens_a_loose_mode_and_leaves_no_temporary_files() {
+    fn saving_tightens_a_loose_mode_and_leaves_only_the_lock_file() {
         use std::os::unix::fs::PermissionsExt;
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join("cfg");
         write(&path, "[DEFAULT]\nhost = https://h\n");
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        let mut file = ProfileFile::load(&path).unwrap();
-        file.set("DEFAULT", "token", "t").unwrap();
-        file.save().unwrap();
+        ProfileFile::update(&path, |file| file.set("DEFAULT", "token", "t")).unwrap();
         assert_eq!(mode(&path), 0o600);
-        let names: Vec<_> = fs::read_dir(directory.path()).unwrap().collect();
-        assert_eq!(names.len(), 1);
+        let mut names: Vec<_> = fs::read_dir(directory.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["cfg", "cfg.lock"]);
+        assert_eq!(mode(&directory.path().join("cfg.lock")), 0o600);
+    }
+
+    #[test]
+    fn the_temporary_file_is_named_after_the_file() {
+        assert_eq!(
+            temporary_prefix(Path::new("/h/.databrickscfg")),
+            ".databrickscfg.tmp"
+        );
+        assert_eq!(temporary_prefix(Path::new("team.cfg")), "team.cfg.tmp");
     }
 
     #[cfg(unix)]
@@ -317,9 +421,7 @@ mod tests {
         write(&real, "[DEFAULT]\nhost = https://h\n");
         let link = directory.path().join(".databrickscfg");
         std::os::unix::fs::symlink("dotfiles/databrickscfg", &link).unwrap();
-        let mut file = ProfileFile::load(&link).unwrap();
-        file.set("DEFAULT", "token", "t").unwrap();
-        file.save().unwrap();
+        ProfileFile::update(&link, |file| file.set("DEFAULT", "token", "t")).unwrap();
         assert!(
             fs::symlink_metadata(&link)
                 .unwrap()
@@ -330,31 +432,21 @@ mod tests {
         assert_eq!(mode(&real), 0o600);
     }
 
-    /// rename(2) replaces the file atomically; Windows' MoveFileEx may refuse with "access
-    /// denied" while another rename onto the same file is under way, so this is Unix only.
-    #[cfg(unix)]
     #[test]
-    fn concurrent_writers_leave_one_whole_result() {
+    fn concurrent_updates_of_different_profiles_all_survive() {
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join("cfg");
-        let contents: Vec<String> = (0..2)
-            .map(|writer| {
-                let long_value = format!("{writer}").repeat(50_000);
-                format!("[DEFAULT]\nhost = https://h{writer}\ntoken = {long_value}\n")
-            })
-            .collect();
         std::thread::scope(|scope| {
-            for text in &contents {
+            for writer in 0..8 {
                 let path = &path;
                 scope.spawn(move || {
-                    let file = ProfileFile::from_bytes(path, text.as_bytes()).unwrap();
-                    for _ in 0..20 {
-                        file.save().unwrap();
-                    }
+                    let profile = format!("p{writer}");
+                    ProfileFile::update(path, |file| file.set(&profile, "host", "https://h"))
+                        .unwrap();
                 });
             }
         });
-        assert!(contents.contains(&read(&path)));
-        assert_eq!(fs::read_dir(directory.path()).unwrap().count(), 1);
+        let file = ProfileFile::load(&path).unwrap();
+        assert_eq!(file.profile_names().len(), 8);
     }
 }

@@ -4,7 +4,9 @@
 mod file;
 mod host;
 mod ini;
+pub mod lock;
 mod resolve;
+mod writable;
 
 use std::ffi::OsString;
 use std::io;
@@ -102,6 +104,17 @@ pub enum ConfigError {
         problem: String,
     },
 
+    #[error(
+        "the config file {} is read-only; make it writable (chmod u+w {}) to let \
+         `databricks configure` change it, or set DATABRICKS_CONFIG_FILE to another file",
+        path.display(),
+        path.display()
+    )]
+    ReadOnly { path: PathBuf },
+
+    #[error("cannot change the config file: {0}")]
+    Lock(#[from] lock::LockError),
+
     #[error("cannot write {what} into the config file: {reason}")]
     Unwritable { what: String, reason: &'static str },
 }
@@ -114,7 +127,8 @@ fn describe_profiles(names: &[String]) -> String {
     }
 }
 
-/// `$DATABRICKS_CONFIG_FILE`, else `.databrickscfg` in the home directory.
+/// `$DATABRICKS_CONFIG_FILE` (a leading `~` meaning the home directory, as in the SDKs), else
+/// `.databrickscfg` in the home directory.
 pub fn config_path() -> Result<PathBuf, ConfigError> {
     let home = std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" })
         .or_else(|| std::env::var_os("HOME"));
@@ -126,11 +140,18 @@ fn config_path_from(
     home: Option<OsString>,
 ) -> Result<PathBuf, ConfigError> {
     let non_empty = |value: Option<OsString>| value.filter(|v| !v.is_empty());
-    if let Some(file) = non_empty(config_file) {
-        return Ok(PathBuf::from(file));
+    let home = || {
+        non_empty(home)
+            .map(PathBuf::from)
+            .ok_or(ConfigError::NoHome)
+    };
+    let Some(file) = non_empty(config_file).map(PathBuf::from) else {
+        return Ok(home()?.join(".databrickscfg"));
+    };
+    match file.strip_prefix("~") {
+        Ok(in_home) => Ok(home()?.join(in_home)),
+        Err(_) => Ok(file),
     }
-    let home = non_empty(home).ok_or(ConfigError::NoHome)?;
-    Ok(PathBuf::from(home).join(".databrickscfg"))
 }
 
 #[cfg(test)]
@@ -149,6 +170,20 @@ mod tests {
         assert_eq!(path, PathBuf::from("/home/me/.databrickscfg"));
         let path = config_path_from(Some("".into()), Some("/home/me".into())).unwrap();
         assert_eq!(path, PathBuf::from("/home/me/.databrickscfg"));
+    }
+
+    #[test]
+    fn a_leading_tilde_in_the_config_file_variable_is_the_home_directory() {
+        let path = config_path_from(Some("~/cfg/team".into()), Some("/home/me".into())).unwrap();
+        assert_eq!(path, PathBuf::from("/home/me/cfg/team"));
+        let path = config_path_from(Some("~".into()), Some("/home/me".into())).unwrap();
+        assert_eq!(path, PathBuf::from("/home/me"));
+        let path = config_path_from(Some("~other/x".into()), Some("/home/me".into())).unwrap();
+        assert_eq!(path, PathBuf::from("~other/x"));
+        let path = config_path_from(Some("/a/~/b".into()), Some("/home/me".into())).unwrap();
+        assert_eq!(path, PathBuf::from("/a/~/b"));
+        let error = config_path_from(Some("~/cfg".into()), None).unwrap_err();
+        assert!(matches!(error, ConfigError::NoHome));
     }
 
     #[test]

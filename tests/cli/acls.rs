@@ -153,7 +153,7 @@ fn acl_lifecycle_put_overwrite_get_list_delete() {
         "Principal    Permission\n-----------  ------------\ndata-team    MANAGE\n"
     );
     let one_json = env
-        .run(&[&get[..], &["data-team", "-o", "json"]].concat())
+        .run(&[&get[..], &["data-team", "--output", "json"]].concat())
         .ok();
     assert_eq!(
         one_json,

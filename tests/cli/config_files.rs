@@ -32,7 +32,8 @@ fn mode(path: &Path) -> u32 {
     fs::metadata(path).expect("metadata").permissions().mode() & 0o777
 }
 
-/// Names in `directory` that look like leftover temporary files.
+/// Names in `directory` that look like leftover temporary files (`<name>.tmpXXXXXX`; the
+/// `<name>.lock` lock file stays by design).
 fn leftovers(directory: &Path) -> Vec<String> {
     fs::read_dir(directory)
         .expect("directory readable")
@@ -43,7 +44,7 @@ fn leftovers(directory: &Path) -> Vec<String> {
                 .to_string_lossy()
                 .into_owned()
         })
-        .filter(|name| name.ends_with(".tmp") || name.starts_with(".databrickscfg."))
+        .filter(|name| name.contains(".tmp"))
         .collect()
 }
 
@@ -402,4 +403,217 @@ fn a_malformed_file_named_by_databricks_config_file_is_reported_with_its_path() 
         )),
         "{stderr}"
     );
+}
+
+/// Root passes every permission check, so these tests (which CI runs as root) make files and
+/// directories read-only through their mode bits, which the binary honours for root too, and
+/// change ownership only where root may.
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+#[cfg(unix)]
+fn configure_dev(env: &TestEnv, config: &Path) -> crate::harness::Run {
+    let mut command = env.command(&[
+        "configure",
+        "--profile",
+        "dev",
+        "--host",
+        "https://dev.example.com",
+    ]);
+    command.env("DATABRICKS_CONFIG_FILE", config);
+    env.run_command(command, b"dapi-dev\n")
+}
+
+#[cfg(unix)]
+#[test]
+fn a_read_only_config_file_is_refused_not_made_writable() {
+    let env = TestEnv::new();
+    let before = env.read_config();
+    for read_only in [0o400, 0o444] {
+        set_mode(&env.config_path(), read_only);
+        let run = configure_dev(&env, &env.config_path());
+        let stderr = run.fails_with(1);
+        let path = env.config_path().display().to_string();
+        assert!(
+            stderr.starts_with(&format!("Error: the config file {path} is read-only;")),
+            "{stderr}"
+        );
+        assert!(stderr.contains(&format!("chmod u+w {path}")), "{stderr}");
+        assert_eq!(env.read_config(), before);
+        assert_eq!(mode(&env.config_path()), read_only);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn the_owner_and_group_are_kept_and_the_mode_is_never_looser_than_0600() {
+    use std::os::unix::fs::MetadataExt;
+    let env = TestEnv::new();
+    let is_root = fs::metadata(env.home()).expect("home").uid() == 0;
+    // As root: another user's file stays theirs. Otherwise: our own user and group stay.
+    let (uid, gid) = if is_root {
+        (65534, 65534)
+    } else {
+        let metadata = fs::metadata(env.config_path()).expect("config");
+        (metadata.uid(), metadata.gid())
+    };
+    std::os::unix::fs::chown(env.config_path(), Some(uid), Some(gid)).expect("chown");
+    set_mode(&env.config_path(), 0o600);
+    configure_dev(&env, &env.config_path()).ok();
+    let metadata = fs::metadata(env.config_path()).expect("config");
+    assert_eq!((metadata.uid(), metadata.gid()), (uid, gid));
+    assert_eq!(mode(&env.config_path()), 0o600);
+    assert!(
+        env.read_config()
+            .contains("[dev]\nhost = https://dev.example.com\n")
+    );
+    set_mode(&env.config_path(), 0o640);
+    configure_dev(&env, &env.config_path()).ok();
+    assert_eq!(mode(&env.config_path()), 0o600);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_writable_file_in_a_read_only_directory_is_rewritten_in_place() {
+    use std::os::unix::fs::MetadataExt;
+    let env = TestEnv::new();
+    let directory = env.home().join("conf");
+    fs::create_dir(&directory).expect("directory");
+    let config = directory.join("team.cfg");
+    fs::write(
+        &config,
+        "# team\n[DEFAULT]\nhost = https://a.example.com\ntoken = a\n",
+    )
+    .expect("written");
+    set_mode(&config, 0o600);
+    let inode = fs::metadata(&config).expect("config").ino();
+    set_mode(&directory, 0o555);
+    let run = configure_dev(&env, &config);
+    set_mode(&directory, 0o755);
+    run.ok();
+    assert_eq!(fs::metadata(&config).expect("config").ino(), inode);
+    assert_eq!(
+        fs::read_to_string(&config).expect("config"),
+        "# team\n[DEFAULT]\nhost = https://a.example.com\ntoken = a\n\n\
+         [dev]\nhost = https://dev.example.com\ntoken = dapi-dev\n"
+    );
+    let names: Vec<_> = fs::read_dir(&directory)
+        .expect("listed")
+        .map(|entry| entry.expect("entry").file_name())
+        .collect();
+    assert_eq!(
+        names,
+        ["team.cfg"],
+        "nothing created in the read-only directory"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn the_temporary_file_is_named_after_the_config_file() {
+    let env = TestEnv::new();
+    let config = env.home().join("team.cfg");
+    // Large, so that the temporary file lives long enough to be seen.
+    let profiles: String = (0..20_000)
+        .map(|index| {
+            format!("[p{index}]\nhost = https://h{index}.example.com\ntoken = t{index}\n\n")
+        })
+        .collect();
+    fs::write(&config, &profiles).expect("written");
+    let seen = std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                for entry in fs::read_dir(env.home()).expect("listed").flatten() {
+                    seen.lock().expect("names").insert(entry.file_name());
+                }
+            }
+        });
+        let seen_temporary = || seen.lock().expect("names").len() > 3;
+        for _ in 0..5 {
+            configure_dev(&env, &config).ok();
+            if seen_temporary() {
+                break;
+            }
+        }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    let seen = seen.into_inner().expect("names");
+    let temporary: Vec<_> = seen
+        .iter()
+        .map(|name| name.to_string_lossy().into_owned())
+        .filter(|name| !["team.cfg", "team.cfg.lock", ".databrickscfg"].contains(&name.as_str()))
+        .collect();
+    assert!(
+        !temporary.is_empty(),
+        "no temporary file was seen: {seen:?}"
+    );
+    for name in &temporary {
+        assert!(name.starts_with("team.cfg.tmp"), "{name}");
+    }
+    assert!(leftovers(env.home()).is_empty());
+}
+
+#[test]
+fn a_leading_tilde_in_the_config_file_variable_means_home() {
+    let env = TestEnv::new();
+    fs::create_dir(env.home().join("conf")).expect("directory");
+    let mut command = env.command(&["configure", "--host", &env.url()]);
+    command.env("DATABRICKS_CONFIG_FILE", "~/conf/team.cfg");
+    let token = format!("{}\n", env.emulator.admin_token());
+    env.run_command(command, token.as_bytes()).ok();
+    let written = fs::read_to_string(env.home().join("conf/team.cfg")).expect("written in HOME");
+    assert!(written.starts_with("[DEFAULT]\n"), "{written}");
+    assert!(
+        !env.home().join("~").exists(),
+        "a directory named ~ was made"
+    );
+    fs::remove_file(env.config_path()).expect("the default file removed");
+    let mut command = env.command(&["secrets", "create-scope", "via-tilde"]);
+    command.env("DATABRICKS_CONFIG_FILE", "~/conf/team.cfg");
+    env.run_command(command, b"").ok();
+}
+
+#[test]
+fn a_config_file_of_200000_profiles_is_read_in_linear_time() {
+    let env = TestEnv::new();
+    let mut text = env.read_config();
+    for index in 0..200_000 {
+        text.push_str(&format!(
+            "\n[p{index}]\nhost = https://h{index}.example.com\ntoken = dapi{index}\n"
+        ));
+    }
+    text.push_str(&format!(
+        "\n[last]\nhost = {}\ntoken = {}\n",
+        env.url(),
+        env.emulator.admin_token()
+    ));
+    env.write_config(&text);
+    assert!(text.len() > 10_000_000);
+    // A debug build on a busy machine; reading quadratically took minutes.
+    let limit = std::time::Duration::from_secs(30);
+    let mut child = env
+        .command(&["secrets", "create-scope", "at-the-end", "--profile", "last"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waited") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("not done after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.success());
+    assert_eq!(env.api_requests().len(), 1);
 }

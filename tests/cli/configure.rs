@@ -2,6 +2,7 @@
 //! host and token come from (flags, files, environment, piped lines, a terminal), and that a
 //! failure writes nothing.
 
+use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -564,4 +565,242 @@ fn ctrl_c_at_the_hidden_token_prompt_gives_the_terminal_its_echo_back() {
     assert!(words.contains(&"echo"), "echo is back on: {settings}");
     assert!(!words.contains(&"-echo"), "echo is back on: {settings}");
     assert!(!env.config_path().exists(), "nothing written");
+}
+
+#[test]
+fn the_profile_variable_chooses_the_profile_and_the_profile_written_is_named() {
+    let env = TestEnv::without_profile(Config::default());
+    env.write_config(RICH_CONFIG);
+    let mut command = env.command(&["configure", "--host", "https://ci.example.com"]);
+    command.env("DATABRICKS_CONFIG_PROFILE", "ci");
+    let run = env.run_command(command, b"dapi-ci\n");
+    assert_eq!(run.ok(), "");
+    let path = env.config_path().display().to_string();
+    assert_eq!(run.stderr, format!("Wrote profile `ci` to {path}.\n"));
+    let added = env.read_config();
+    let added = added.strip_prefix(RICH_CONFIG).expect("old content kept");
+    assert_eq!(
+        added.trim_start_matches('\n'),
+        "[ci]\nhost = https://ci.example.com\ntoken = dapi-ci\n"
+    );
+
+    // --profile wins over the variable.
+    let mut command = env.command(&["configure", "--profile", "dev", "--host", "h.example.com"]);
+    command.env("DATABRICKS_CONFIG_PROFILE", "ci");
+    let run = env.run_command(command, b"dapi-dev-2\n");
+    assert_eq!(run.ok(), "");
+    assert_eq!(run.stderr, format!("Wrote profile `dev` to {path}.\n"));
+    assert!(env.read_config().contains("token   =   dapi-dev-2\n"));
+    assert!(
+        env.read_config()
+            .contains("[ci]\nhost = https://ci.example.com\n")
+    );
+}
+
+#[test]
+fn environment_credentials_that_override_the_default_profile_are_pointed_out() {
+    let env = TestEnv::without_profile(Config::default());
+    let configure = |vars: &[(&str, &str)], args: &[&str]| {
+        let mut command =
+            env.command(&[&["configure", "--host", "https://a.example.com"], args].concat());
+        for (name, value) in vars {
+            command.env(name, value);
+        }
+        env.run_command(command, b"dapi-a\n")
+    };
+    let run = configure(&[("DATABRICKS_HOST", "https://env.example.com")], &[]);
+    assert_eq!(run.ok(), "");
+    assert!(
+        run.stderr.starts_with("Warning: DATABRICKS_HOST is set"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("[DEFAULT]"), "{}", run.stderr);
+    assert!(!run.stderr.contains("env.example.com"), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+
+    let both = [
+        ("DATABRICKS_HOST", "https://env.example.com"),
+        ("DATABRICKS_TOKEN", "dapi-env-secret"),
+    ];
+    let run = configure(&both, &["--profile", "DEFAULT"]);
+    assert!(
+        run.stderr
+            .contains("DATABRICKS_HOST and DATABRICKS_TOKEN are set"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("dapi-env-secret"), "{}", run.stderr);
+
+    // A named profile is read whatever the environment says, so there is nothing to point out.
+    let run = configure(&both, &["--profile", "work"]);
+    assert!(!run.stderr.contains("Warning"), "{}", run.stderr);
+    let mut named = both.to_vec();
+    named.push(("DATABRICKS_CONFIG_PROFILE", "DEFAULT"));
+    assert_eq!(configure(&named, &[]).stderr, "");
+    assert_eq!(configure(&[], &[]).stderr, "");
+}
+
+#[test]
+fn configuring_without_insecure_removes_it() {
+    let env = TestEnv::without_profile(Config::default());
+    env.write_config("[DEFAULT]\nhost = https://a.example.com\ninsecure = true\ntoken = t\n\n[other]\ninsecure = true\n");
+    let run = configure_with_token_file(&env, &["--host", "https://a.example.com"], "dapi-a");
+    assert_eq!(run.ok(), "");
+    assert_eq!(
+        env.read_config(),
+        "[DEFAULT]\nhost = https://a.example.com\ntoken = dapi-a\n\n[other]\ninsecure = true\n"
+    );
+}
+
+#[test]
+fn a_host_with_a_password_is_refused_without_showing_the_password() {
+    let env = TestEnv::without_profile(Config::default());
+    for (host, shown) in [
+        (
+            "https://me:hunter2@h.example.com/x",
+            "https://h.example.com/x",
+        ),
+        ("me:hunter2@h.example.com", "h.example.com"),
+        ("https://me:hunter2 @h.example.com", "https://h.example.com"),
+    ] {
+        let run = configure_with_token_file(&env, &["--host", host], "dapi-a");
+        let stderr = run.fails_with(1);
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+        assert!(stderr.contains(&format!("`{shown}`")), "{stderr}");
+        assert!(!env.config_path().exists());
+    }
+}
+
+#[test]
+fn a_host_and_token_given_the_wrong_way_round_are_refused_without_showing_the_token() {
+    let env = TestEnv::without_profile(Config::default());
+    let personal_token = "dapi0123456789abcdef0123456789abcdef";
+    let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtZSJ9.c2lnbmF0dXJl";
+    for token in [personal_token, jwt] {
+        let answers = format!("{token}\nhttps://h.example.com\n");
+        let run = env.run_with_stdin(&["configure"], answers.as_bytes());
+        let stderr = run.fails_with(1);
+        assert!(stderr.contains("the host looks like a token"), "{stderr}");
+        assert!(stderr.contains("swapped"), "{stderr}");
+        assert!(!stderr.contains(&token[..12]), "{stderr}");
+    }
+    for url in [
+        "https://h.example.com",
+        "HTTP://10.0.0.1:8080",
+        "adb-1234567890123456.7.azuredatabricks.net",
+        "h.example.com:443/x",
+    ] {
+        let answers = format!("https://h.example.com\n{url}\n");
+        let run = env.run_with_stdin(&["configure"], answers.as_bytes());
+        let stderr = run.fails_with(1);
+        assert!(
+            stderr.contains("the token looks like a URL"),
+            "{url}: {stderr}"
+        );
+        assert!(!stderr.contains(url), "{stderr}");
+    }
+    assert!(!env.config_path().exists());
+    // Tokens that merely contain dots or `dapi` are fine.
+    let run = configure_with_token_file(&env, &["--host", "https://h.example.com"], jwt);
+    assert_eq!(run.ok(), "");
+}
+
+#[test]
+fn a_token_with_spaces_or_control_characters_inside_is_refused() {
+    let env = TestEnv::without_profile(Config::default());
+    for token in [
+        "dapi abc",
+        "dapi\tabc",
+        "dapi\u{1b}[31mabc",
+        "dapi\u{7f}abc",
+    ] {
+        let run = configure_with_token_file(&env, &["--host", "https://h.example.com"], token);
+        let stderr = run.fails_with(1);
+        assert!(stderr.contains("spaces or control characters"), "{stderr}");
+        assert!(!stderr.contains("abc"), "{stderr}");
+        assert!(!env.config_path().exists(), "{token:?} was stored");
+    }
+    let run = env.run_with_stdin(
+        &["configure", "--host", "https://h.example.com"],
+        b"da pi\n",
+    );
+    run.fails_with(1);
+    assert!(!env.config_path().exists());
+}
+
+/// Words of `stty -a` on the terminal, `echo` or `-echo` among them.
+const ECHO_STATE: &str = "stty -a </dev/tty | tr ' ;' '\\n\\n' | grep -x -e echo -e -echo";
+
+/// A shell command that prints `ECHO-OFF` once the terminal's echo is off (polling in the
+/// background for up to 10 s), while `foreground` runs; then prints its exit code and the echo
+/// state.
+fn report_echo_off_while(foreground: &str) -> String {
+    format!(
+        "( for i in $(seq 200); do [ \"$({ECHO_STATE})\" = -echo ] && echo ECHO-OFF && break; \
+         sleep 0.05; done ) & {foreground}; echo \"exit=$?\"; echo \"after=$({ECHO_STATE})\"; wait"
+    )
+}
+
+/// The config file as a FIFO: `configure` blocks reading it until the test writes it, which
+/// holds the binary between its start and its token prompt.
+fn config_fifo(env: &TestEnv) -> std::path::PathBuf {
+    let fifo = env.home().join("cfg.fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success());
+    fifo
+}
+
+#[test]
+fn a_token_typed_before_its_prompt_appears_is_not_shown() {
+    let env = TestEnv::without_profile(Config::default());
+    let fifo = config_fifo(&env);
+    let configure = format!(
+        "DATABRICKS_CONFIG_FILE='{}' {}",
+        fifo.display(),
+        databricks("configure --host https://h.example.com")
+    );
+    let mut terminal = Terminal::start(&env, &report_echo_off_while(&configure));
+    // The binary is waiting for its config file, the prompt not yet shown: type ahead.
+    terminal.expect("ECHO-OFF");
+    assert!(!terminal.screen_text().contains("Token"));
+    terminal.type_line("dapi-typed-ahead");
+    // Read once for the current values (then the prompt shows), once under the lock to update.
+    fs::write(&fifo, "").expect("the config file is read");
+    terminal.expect("Token: ");
+    fs::write(&fifo, "").expect("the config file is read again");
+    let (code, screen) = terminal.finish();
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("exit=0"), "{screen}");
+    assert!(screen.contains("after=echo"), "echo is back: {screen}");
+    assert!(
+        !screen.contains("dapi-typed-ahead"),
+        "the token was shown: {screen}"
+    );
+    assert_eq!(
+        fs::read_to_string(&fifo).expect("written"),
+        "[DEFAULT]\nhost = https://h.example.com\ntoken = dapi-typed-ahead\n"
+    );
+}
+
+#[test]
+fn ctrl_c_before_the_token_prompt_gives_the_terminal_its_echo_back() {
+    let env = TestEnv::without_profile(Config::default());
+    let fifo = config_fifo(&env);
+    let configure = format!(
+        "DATABRICKS_CONFIG_FILE='{}' {}",
+        fifo.display(),
+        databricks("configure --host https://h.example.com")
+    );
+    let shell_command = format!("trap : INT; {}", report_echo_off_while(&configure));
+    let mut terminal = Terminal::start(&env, &shell_command);
+    terminal.expect("ECHO-OFF");
+    terminal.type_text("\u{3}");
+    let (code, screen) = terminal.finish();
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("exit=130"), "interrupted: {screen}");
+    assert!(screen.contains("after=echo"), "echo is back: {screen}");
 }

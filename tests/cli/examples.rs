@@ -48,9 +48,9 @@ const ALL_CALLS: [&str; 11] = [
 ];
 
 #[track_caller]
-fn assert_script_passes(name: &str) {
+fn assert_script_passes(name: &str, extra_env: &[(&str, &str)]) {
     let env = TestEnv::without_profile(Config::default());
-    let run = run_script(&env, name, &[]);
+    let run = run_script(&env, name, extra_env);
     let stdout = run.ok();
     assert!(stdout.ends_with("all commands passed\n"), "{stdout}");
     assert_eq!(run.stderr, "", "{name} printed on stderr");
@@ -65,12 +65,19 @@ fn assert_script_passes(name: &str) {
 
 #[test]
 fn the_legacy_syntax_script_runs_against_the_emulator() {
-    assert_script_passes(LEGACY);
+    assert_script_passes(LEGACY, &[]);
 }
 
+/// With jq where it is installed, as Go CLI scripts parse the JSON.
 #[test]
 fn the_go_cli_syntax_script_runs_against_the_emulator() {
-    assert_script_passes(GO_CLI);
+    assert_script_passes(GO_CLI, &[]);
+}
+
+/// With python3's json module, the script's stand-in for a missing jq.
+#[test]
+fn the_go_cli_syntax_script_parses_json_with_python_too() {
+    assert_script_passes(GO_CLI, &[("JSON_TOOL", "python3")]);
 }
 
 /// The `databricks secrets ...` lines of a script.

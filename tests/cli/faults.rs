@@ -94,7 +94,8 @@ fn assert_clear_error(stderr: &str) {
     assert!(!stderr.contains("RUST_BACKTRACE"), "{stderr}");
 }
 
-/// One error line reporting an answer that is not an API answer, with its status and `shown`.
+/// An error reporting an answer that is not an API answer, with its status and `shown`, and a
+/// hint to check the host where it is set.
 #[track_caller]
 fn assert_not_an_api_answer(stderr: &str, status: u16, shown: &str) {
     assert_clear_error(stderr);
@@ -103,6 +104,10 @@ fn assert_not_an_api_answer(stderr: &str, status: u16, shown: &str) {
         "{stderr}"
     );
     assert!(stderr.contains(shown), "{stderr}");
+    assert!(
+        stderr.contains("\nHint: ") && stderr.contains("check the host of profile `DEFAULT`"),
+        "{stderr}"
+    );
 }
 
 /// `databricks secrets ARGS...`'s arguments.
@@ -440,8 +445,8 @@ fn a_server_that_accepts_but_never_answers_times_out() {
     assert_clear_error(stderr);
     assert!(
         stderr.contains(&format!(
-            "no answer from {host}{LIST_SCOPES} in time: the server may be slow or unreachable; \
-             raise `http_timeout_seconds` in your profile to wait longer"
+            "Error: no answer from {host}{LIST_SCOPES} in time\nHint: the server may be slow or \
+             unreachable; raise `http_timeout_seconds` in profile `DEFAULT` to wait longer\n"
         )),
         "{stderr}"
     );
@@ -473,7 +478,8 @@ fn a_refused_connection_is_retried_three_times_and_fails_within_ten_seconds() {
     assert_clear_error(stderr);
     assert!(
         stderr.contains(&format!(
-            "cannot connect to {host}: connection refused; check the host in your profile"
+            "Error: cannot connect to {host}: connection refused\nHint: check the host of profile \
+             `DEFAULT` and your network\n"
         )),
         "{stderr}"
     );
@@ -481,6 +487,31 @@ fn a_refused_connection_is_retried_three_times_and_fails_within_ten_seconds() {
     assert_eq!(retries.len(), 3, "{stderr}");
     assert!(retries[2].contains("(attempt 4)"), "{stderr}");
     assert_between(elapsed, 2.5, 10.0);
+}
+
+/// With the host from the environment, the hints name `DATABRICKS_HOST`, not a profile.
+#[test]
+fn hints_for_a_host_from_the_environment_name_the_variable() {
+    let env = TestEnv::new();
+    let host = format!("http://127.0.0.1:{}", closed_port());
+    let run = list_scopes_at_environment_host(&env, &host);
+    let stderr = run.fails_with(1);
+    assert!(
+        stderr.ends_with(&format!(
+            "Error: cannot connect to {host}: connection refused\n\
+             Hint: check DATABRICKS_HOST and your network\n"
+        )),
+        "{stderr}"
+    );
+
+    env.emulator
+        .inject_fault(Fault::redirect("https://login.example.com/"));
+    let run = list_scopes_at_environment_host(&env, &env.url());
+    let stderr = run.fails_with(1);
+    assert!(
+        stderr.ends_with("(it leads to a login page); check DATABRICKS_HOST\n"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -610,7 +641,7 @@ fn assert_lost_connection_retried_then_explained(answer: fn(TcpStream), detail: 
     assert!(
         stderr.contains(&format!(
             "Error: the connection to {host} was lost before a complete answer arrived \
-             ({detail}); try again"
+             ({detail})\nHint: try again, and check your network or proxy if it keeps happening\n"
         )),
         "{stderr}"
     );
@@ -809,9 +840,9 @@ fn an_html_502_from_a_gateway_is_a_clear_error() {
     assert_eq!(
         stderr,
         "Error: the server answered HTTP 502 with a body that is not an API answer: \
-         \"502 Bad Gateway Bad Gateway The upstream server is unavailable.\"; a proxy, gateway or \
-         login page probably answered instead of the Databricks API; check the host in your \
-         profile and your network or proxy settings\n"
+         \"502 Bad Gateway Bad Gateway The upstream server is unavailable.\"\n\
+         Hint: a proxy, gateway or login page probably answered instead of the Databricks API; \
+         check the host of profile `DEFAULT` and your network or proxy settings\n"
     );
     assert_eq!(requests_to(&env, LIST_SCOPES).len(), 1);
 }
@@ -830,9 +861,11 @@ fn a_redirect_to_a_login_page_is_explained_not_followed() {
         stderr.contains(&format!("redirect (HTTP 302 to {login})")),
         "{stderr}"
     );
-    assert!(stderr.contains("not a workspace API URL"), "{stderr}");
     assert!(
-        stderr.contains("check the host in your profile"),
+        stderr.contains(
+            "\nHint: the host is probably not a workspace API URL (it leads to a login page); \
+             check the host of profile `DEFAULT`\n"
+        ),
         "{stderr}"
     );
     let paths: Vec<String> = env
@@ -868,7 +901,7 @@ fn answers_that_are_not_api_answers_are_clear_errors_on_any_status() {
         let run = env.run(&["secrets", "list-scopes"]);
         let stderr = run.fails_with(1);
         assert_not_an_api_answer(stderr, status, shown);
-        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert_eq!(stderr.lines().count(), 2, "an error and a hint: {stderr}");
         assert_eq!(requests_to(&env, LIST_SCOPES).len(), 1, "{status} {body:?}");
     }
 }
@@ -936,7 +969,10 @@ fn export_behind_a_broken_proxy_writes_no_backup() {
     let run = env.run_command(command, b"");
     let stderr = run.fails_with(1);
     assert!(
-        stderr.starts_with("Error: the server answered HTTP 200 with an empty body;"),
+        stderr.starts_with(
+            "Error: the server answered HTTP 200 with an empty body\nHint: the host is probably \
+             not a Databricks workspace API; check the host of profile `DEFAULT`\n"
+        ),
         "{stderr}"
     );
     assert_eq!(

@@ -260,10 +260,12 @@ fn get_secret_prints_the_go_cli_json_with_the_value_in_base64() {
         "{\n  \"key\": \"token\",\n  \"value\": \"YWJj/w==\"\n}\n"
     );
     assert_eq!(run.stderr, "");
-    // `-o text` asks get-secret for the bytes; plain `get` keeps printing them.
+    // The Go CLI prints JSON in text format too; plain `get` keeps printing the bytes.
+    let text = env.run(&["secrets", "get-secret", "app", "token", "-o", "text"]);
+    assert_eq!(text.stdout, run.stdout);
     for args in [
-        &["get-secret", "app", "token", "-o", "text"][..],
-        &["get", "app", "token"],
+        &["get", "app", "token"][..],
+        &["get", "app", "token", "-o", "text"],
     ] {
         let run = env.run(&[&["secrets"][..], args].concat());
         assert_eq!(run.code, 0, "{}", run.stderr);

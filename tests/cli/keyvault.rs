@@ -8,11 +8,11 @@ use crate::harness::{Run, TestEnv};
 
 /// Looks like a JWT (three base64url parts starting with `eyJ`): the emulator's Azure AD token.
 const AAD_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJ1cG4iOiJhbGljZUBleGFtcGxlLmNvbSJ9.c2lnbmF0dXJl";
-const RESOURCE_ID: &str =
+pub const RESOURCE_ID: &str =
     "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/team-vault";
-const DNS_NAME: &str = "https://team-vault.vault.azure.net/";
+pub const DNS_NAME: &str = "https://team-vault.vault.azure.net/";
 
-fn create_key_vault_scope(env: &TestEnv, profile: &str, scope: &str) -> Run {
+pub fn create_key_vault_scope(env: &TestEnv, profile: &str, scope: &str) -> Run {
     env.run(&[
         "--profile",
         profile,
@@ -30,7 +30,7 @@ fn create_key_vault_scope(env: &TestEnv, profile: &str, scope: &str) -> Run {
 }
 
 /// Alice signs in with an Azure AD token (profile `alice`); the admin keeps `[DEFAULT]`.
-fn env_with_aad_user() -> TestEnv {
+pub fn env_with_aad_user() -> TestEnv {
     let env = TestEnv::with_emulator(Config::default().with_user("alice@example.com", AAD_TOKEN));
     env.add_profile("alice", AAD_TOKEN);
     env
@@ -112,9 +112,11 @@ fn list_scopes_shows_the_key_vault_url() {
          plain    DATABRICKS      N/A\n\
          vault    AZURE_KEYVAULT  https://team-vault.vault.azure.net/\n"
     );
-    let listed: serde_json::Value =
-        serde_json::from_str(&env.run(&["secrets", "list-scopes", "-o", "json"]).ok())
-            .expect("JSON output");
+    let listed: serde_json::Value = serde_json::from_str(
+        &env.run(&["secrets", "list-scopes", "--output", "json"])
+            .ok(),
+    )
+    .expect("JSON output");
     assert_eq!(
         listed["scopes"][1],
         json!({

@@ -509,3 +509,63 @@ fn insecure_is_true_only_for_true_1_and_yes() {
     }
     assert_eq!(server.answered(), 6);
 }
+
+#[test]
+fn every_command_without_certificate_checks_says_so_once_and_names_the_setting() {
+    let server = SelfSignedServer::start();
+    let env = TestEnv::without_profile(Config::default());
+    let host = &server.url;
+    env.write_config(&format!(
+        "[skip]\nhost = {host}\ntoken = t\ninsecure = yes\n\n[verify]\nhost = {host}\n\
+         token = t\ninsecure = false\n"
+    ));
+    let run = env.run(&["secrets", "list-scopes", "--profile", "skip"]);
+    assert!(run.ok().contains("behind-tls"));
+    let path = env.config_path().display().to_string();
+    assert_eq!(
+        run.stderr,
+        format!(
+            "Warning: TLS certificates of {host} are not verified (`insecure` in profile `skip` \
+             in {path}); remove that setting to verify them\n"
+        )
+    );
+
+    let vars = [
+        ("DATABRICKS_HOST", host.as_str()),
+        ("DATABRICKS_TOKEN", "t"),
+        ("DATABRICKS_INSECURE", "true"),
+    ];
+    let run = run_with_vars(&env, &["secrets", "list-scopes"], &vars);
+    assert!(run.ok().contains("behind-tls"));
+    assert_eq!(run.stderr.matches("Warning").count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("are not verified (DATABRICKS_INSECURE)"),
+        "{}",
+        run.stderr
+    );
+
+    let run = env.run(&["secrets", "list-scopes", "--profile", "verify"]);
+    assert!(!run.stderr.contains("not verified"), "{}", run.stderr);
+}
+
+#[test]
+fn a_host_with_a_password_in_the_file_or_environment_is_refused_without_showing_it() {
+    let env = TestEnv::new();
+    env.write_config("[p]\nhost = https://me:hunter2@h.example.com\ntoken = t\n");
+    let run = env.run(&["secrets", "list-scopes", "--profile", "p"]);
+    let stderr = run.fails_with(1);
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    assert!(stderr.contains("`https://h.example.com`"), "{stderr}");
+
+    let vars = [
+        ("DATABRICKS_HOST", "https://me:hunter2@h.example.com"),
+        ("DATABRICKS_TOKEN", "t"),
+    ];
+    let stderr = run_with_vars(&env, &["secrets", "list-scopes"], &vars)
+        .fails_with(1)
+        .to_string();
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    assert!(stderr.contains("DATABRICKS_HOST"), "{stderr}");
+    assert!(env.api_requests().is_empty());
+}

@@ -154,9 +154,11 @@ fn assert_mutation_prints_nothing(env: &TestEnv, args: &[&str], stdin: &[u8]) {
 
 /// (key, last_updated_timestamp) as the emulator answers `list --output json`.
 fn listed_secrets(env: &TestEnv, scope: &str) -> Vec<(String, i64)> {
-    let json: Value =
-        serde_json::from_str(&env.run(&["secrets", "list", scope, "-o", "JSON"]).ok())
-            .expect("list --output json prints JSON");
+    let json: Value = serde_json::from_str(
+        &env.run(&["secrets", "list", scope, "--output", "JSON"])
+            .ok(),
+    )
+    .expect("list --output json prints JSON");
     let secrets = json["secrets"].as_array().expect("a secrets array");
     secrets
         .iter()
@@ -205,7 +207,8 @@ fn long_scope_names_are_cut_in_the_table_but_not_in_json() {
     let cut = format!("{}...", "a".repeat(100));
     let scope_width = cut.len();
     assert_eq!(
-        env.run(&["secrets", "list-scopes", "-o", "table"]).ok(),
+        env.run(&["secrets", "list-scopes", "--output", "table"])
+            .ok(),
         format!(
             "{:<scope_width$}  Backend     KeyVault URL\n\
              {}  ----------  --------------\n\
@@ -216,22 +219,24 @@ fn long_scope_names_are_cut_in_the_table_but_not_in_json() {
             "short"
         )
     );
-    let json: Value =
-        serde_json::from_str(&env.run(&["secrets", "list-scopes", "-o", "json"]).ok())
-            .expect("JSON");
+    let json: Value = serde_json::from_str(
+        &env.run(&["secrets", "list-scopes", "--output", "json"])
+            .ok(),
+    )
+    .expect("JSON");
     assert_eq!(json["scopes"][0]["name"], long_name.as_str());
     assert_eq!(json["scopes"][1]["name"], "short");
 }
 
 #[test]
-fn a_secret_listed_by_the_text_synonym_has_the_same_table() {
+fn a_secret_listed_with_the_format_in_another_case_has_the_same_table() {
     let env = TestEnv::new();
     env.run(&["secrets", "create-scope", "s"]).ok();
     env.run(&["secrets", "put", "s", "k", "--string-value", "v"])
         .ok();
     let table = env.run(&["secrets", "list", "s"]).ok();
     assert_eq!(
-        env.run(&["secrets", "list", "s", "--output", "TEXT"]).ok(),
+        env.run(&["secrets", "list", "s", "--output", "TABLE"]).ok(),
         table
     );
     assert_eq!(table, expected_secrets_table(&listed_secrets(&env, "s")));

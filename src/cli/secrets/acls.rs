@@ -1,11 +1,15 @@
 //! put-acl, get-acl, list-acls, delete-acl: who may do what in a scope.
 
 use clap::Args;
+use serde::Serialize;
 
-use super::{ScopeName, from_options_or_positionals, print_reply};
+use super::{
+    JsonRequest, Limit, Listing, ScopeName, from_json_or_arguments, from_options_or_positionals,
+    print_listing,
+};
 use crate::api::{AclItem, Permission};
 use crate::cli::{Context, usage_error};
-use crate::output::Table;
+use crate::output::{self, Dialect, Format, Table};
 
 #[derive(Args, Debug)]
 pub struct PutAcl {
@@ -32,11 +36,15 @@ pub struct PutAcl {
     /// The permission, instead of --permission
     #[arg(value_name = "PERMISSION")]
     permission_argument: Option<String>,
+
+    #[command(flatten)]
+    json: JsonRequest,
 }
 
 impl PutAcl {
     pub async fn run(self, context: &Context) -> anyhow::Result<()> {
-        let [scope, principal, permission] = from_options_or_positionals(
+        let [scope, principal, permission] = from_json_or_arguments(
+            &self.json,
             ["scope", "principal", "permission"],
             [self.scope, self.principal, self.permission],
             [
@@ -52,10 +60,8 @@ impl PutAcl {
         })?;
         let connection = context.connect()?;
         connection
-            .client
-            .put_acl(&scope, &principal, permission)
+            .call(connection.client.put_acl(&scope, &principal, permission))
             .await
-            .map_err(|error| connection.explain(error))
     }
 }
 
@@ -87,6 +93,33 @@ impl AclAddress {
             [self.scope_argument, self.principal_argument],
         )
     }
+
+    /// The scope and principal from the `--json` body when given, else from options or
+    /// arguments.
+    fn resolve_with(self, json: &JsonRequest) -> anyhow::Result<[String; 2]> {
+        from_json_or_arguments(
+            json,
+            ["scope", "principal"],
+            [self.scope, self.principal],
+            [self.scope_argument, self.principal_argument],
+        )
+    }
+}
+
+/// An access rule as the Go CLI prints it, in its field order.
+#[derive(Serialize)]
+struct GoAclItem<'a> {
+    permission: &'a str,
+    principal: &'a str,
+}
+
+impl<'a> From<&'a AclItem> for GoAclItem<'a> {
+    fn from(item: &'a AclItem) -> Self {
+        GoAclItem {
+            permission: &item.permission,
+            principal: &item.principal,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -100,11 +133,18 @@ impl GetAcl {
         let [scope, principal] = self.address.resolve()?;
         let connection = context.connect()?;
         let reply = connection
-            .client
-            .get_acl(&scope, &principal)
-            .await
-            .map_err(|error| connection.explain(error))?;
-        print_reply(context, &reply.raw, || acl_table([reply.data]))
+            .call(connection.client.get_acl(&scope, &principal))
+            .await?;
+        let style = context.style();
+        match (style.dialect, style.format) {
+            // The Go CLI has no text layout for a rule: JSON in both formats.
+            (Dialect::Go, _) => output::print_go_json(&GoAclItem::from(&reply.data))?,
+            (Dialect::Legacy, Format::Json) => output::print_json(&reply.raw)?,
+            (Dialect::Legacy, Format::Table) => {
+                acl_table(std::slice::from_ref(&reply.data)).print()?
+            }
+        }
+        Ok(())
     }
 }
 
@@ -112,25 +152,35 @@ impl GetAcl {
 pub struct ListAcls {
     #[command(flatten)]
     scope: ScopeName,
+
+    #[command(flatten)]
+    limit: Limit,
 }
 
 impl ListAcls {
     pub async fn run(self, context: &Context) -> anyhow::Result<()> {
         let scope = self.scope.resolve()?;
         let connection = context.connect()?;
-        let reply = connection
-            .client
-            .list_acls(&scope)
-            .await
-            .map_err(|error| connection.explain(error))?;
-        print_reply(context, &reply.raw, || acl_table(reply.data.items))
+        let mut reply = connection.call(connection.client.list_acls(&scope)).await?;
+        let items = &mut reply.data.items;
+        self.limit.apply(items, &mut reply.raw, "items");
+        print_listing(
+            context,
+            Listing {
+                raw: &reply.raw,
+                go_items: &items.iter().map(GoAclItem::from).collect::<Vec<_>>(),
+                legacy_table: acl_table(items),
+                // The Go CLI has no text layout for rules: JSON in both formats.
+                go_text: None,
+            },
+        )
     }
 }
 
-fn acl_table(items: impl IntoIterator<Item = AclItem>) -> Table {
+fn acl_table(items: &[AclItem]) -> Table {
     let mut table = Table::new(&["Principal", "Permission"]);
     for item in items {
-        table.row(vec![item.principal, item.permission.to_uppercase()]);
+        table.row(vec![item.principal.clone(), item.permission.to_uppercase()]);
     }
     table
 }
@@ -139,16 +189,17 @@ fn acl_table(items: impl IntoIterator<Item = AclItem>) -> Table {
 pub struct DeleteAcl {
     #[command(flatten)]
     address: AclAddress,
+
+    #[command(flatten)]
+    json: JsonRequest,
 }
 
 impl DeleteAcl {
     pub async fn run(self, context: &Context) -> anyhow::Result<()> {
-        let [scope, principal] = self.address.resolve()?;
+        let [scope, principal] = self.address.resolve_with(&self.json)?;
         let connection = context.connect()?;
         connection
-            .client
-            .delete_acl(&scope, &principal)
+            .call(connection.client.delete_acl(&scope, &principal))
             .await
-            .map_err(|error| connection.explain(error))
     }
 }

@@ -4,12 +4,19 @@ use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 
 use anyhow::bail;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::Args;
+use serde::Serialize;
 
-use super::{ScopeName, check_scope_name, from_options_or_positionals, print_reply};
-use crate::api;
-use crate::cli::{Context, usage_error};
-use crate::output::{self, Format, Table};
+use super::{
+    JsonBody, JsonRequest, Limit, Listing, ScopeName, check_scope_name, from_json_or_arguments,
+    from_options_or_positionals, print_listing,
+};
+use crate::api::{self, SecretContent, SecretMetadata, SecretValue};
+use crate::cli::{Connection, Context, usage_error};
+use crate::output::{self, Dialect, Format, GoTable, Table};
+use crate::secret::{Secret, SecretBytes};
 use crate::value::{self, InvalidValue, ValueFlags};
 
 /// `--scope S --key K`, or `S K` positionally.
@@ -40,6 +47,16 @@ impl SecretAddress {
             [self.scope_argument, self.key_argument],
         )
     }
+
+    /// The scope and key from the `--json` body when given, else from options or arguments.
+    fn resolve_with(self, json: &JsonRequest) -> anyhow::Result<[String; 2]> {
+        from_json_or_arguments(
+            json,
+            ["scope", "key"],
+            [self.scope, self.key],
+            [self.scope_argument, self.key_argument],
+        )
+    }
 }
 
 #[derive(Args, Debug)]
@@ -59,14 +76,29 @@ pub struct Put {
     /// The value as the bytes of this argument (visible to other processes, like --string-value)
     #[arg(long, value_name = "VALUE")]
     bytes_value: Option<String>,
+
+    #[command(flatten)]
+    json: JsonRequest,
 }
 
 impl Put {
     pub async fn run(self, context: &Context) -> anyhow::Result<()> {
+        let address = &self.address;
+        let options = [
+            ("scope", address.scope.is_some()),
+            ("key", address.key.is_some()),
+            ("string-value", self.string_value.is_some()),
+            ("binary-file", self.binary_file.is_some()),
+            ("bytes-value", self.bytes_value.is_some()),
+        ];
+        let positionals = [&address.scope_argument, &address.key_argument];
+        let fields = "'scope', 'key' and 'string_value' or 'bytes_value'";
+        if let Some(body) = self.json.body(fields, &positionals, &options)? {
+            let (scope, key, value) = put_from_json(body)?;
+            return put(context, &scope, &key, &value).await;
+        }
         let [scope, key] = self.address.resolve()?;
-        check_scope_name(&scope)?;
-        api::validate_key_name(&key)
-            .map_err(|rule| usage_error(format!("invalid key name '{key}': {rule}")))?;
+        check_secret_address(&scope, &key)?;
         // Credentials first, so that a broken profile fails before the user types a value.
         let connection = context.connect()?;
         let value = value::read_value(ValueFlags {
@@ -78,60 +110,158 @@ impl Put {
             Ok(invalid) => usage_error(invalid.to_string()),
             Err(error) => error,
         })?;
-        connection
-            .client
-            .put_secret(&scope, &key, &value)
-            .await
-            .map_err(|error| connection.explain(error))
+        send_put(&connection, &scope, &key, &value).await
     }
+}
+
+fn check_secret_address(scope: &str, key: &str) -> anyhow::Result<()> {
+    check_scope_name(scope)?;
+    api::validate_key_name(key)
+        .map_err(|rule| usage_error(format!("invalid key name '{key}': {rule}")))
+}
+
+/// A put-secret request in the Go CLI's JSON: `scope`, `key`, and `string_value` or
+/// `bytes_value` (base64), checked like a value from the options.
+fn put_from_json(mut body: JsonBody) -> anyhow::Result<(String, String, SecretValue)> {
+    let scope = body.required("scope")?;
+    let key = body.required("key")?;
+    check_secret_address(&scope, &key)?;
+    let text = body.string("string_value")?;
+    let base64 = body.string("bytes_value")?;
+    body.warn_unknown();
+    let value = match (text, base64) {
+        (Some(text), None) => SecretValue::Text(Secret::new(text)),
+        (None, Some(base64)) => {
+            SecretValue::Bytes(SecretBytes::new(BASE64.decode(base64).map_err(|_| {
+                usage_error(
+                    "\"bytes_value\" in the --json input must be base64 (standard alphabet, \
+                     padded)",
+                )
+            })?))
+        }
+        (Some(_), Some(_)) => {
+            return Err(usage_error(
+                "give only one of \"string_value\" and \"bytes_value\" in the --json input",
+            ));
+        }
+        (None, None) => {
+            return Err(usage_error(
+                "the --json input has no \"string_value\" or \"bytes_value\": the request \
+                 needs the secret's value",
+            ));
+        }
+    };
+    value::check_value(&value).map_err(|invalid| usage_error(invalid.to_string()))?;
+    Ok((scope, key, value))
+}
+
+async fn put(context: &Context, scope: &str, key: &str, value: &SecretValue) -> anyhow::Result<()> {
+    send_put(&context.connect()?, scope, key, value).await
+}
+
+async fn send_put(
+    connection: &Connection,
+    scope: &str,
+    key: &str,
+    value: &SecretValue,
+) -> anyhow::Result<()> {
+    connection
+        .call(connection.client.put_secret(scope, key, value))
+        .await
 }
 
 #[derive(Args, Debug)]
 pub struct List {
     #[command(flatten)]
     scope: ScopeName,
+
+    #[command(flatten)]
+    limit: Limit,
+}
+
+/// A secret's metadata as the Go CLI prints it: its fields in its order, empty ones left out.
+#[derive(Serialize)]
+struct GoSecretMetadata<'a> {
+    #[serde(skip_serializing_if = "str::is_empty")]
+    key: &'a str,
+    #[serde(skip_serializing_if = "is_zero")]
+    last_updated_timestamp: i64,
+}
+
+fn is_zero(number: &i64) -> bool {
+    *number == 0
+}
+
+impl<'a> From<&'a SecretMetadata> for GoSecretMetadata<'a> {
+    fn from(secret: &'a SecretMetadata) -> Self {
+        GoSecretMetadata {
+            key: &secret.key,
+            last_updated_timestamp: secret.last_updated_timestamp.unwrap_or_default(),
+        }
+    }
 }
 
 impl List {
     pub async fn run(self, context: &Context) -> anyhow::Result<()> {
         let scope = self.scope.resolve()?;
         let connection = context.connect()?;
-        let reply = connection
-            .client
-            .list_secrets(&scope)
-            .await
-            .map_err(|error| connection.explain(error))?;
-        print_reply(context, &reply.raw, || {
-            let mut table = Table::new(&["Key name", "Last updated"]);
-            for secret in reply.data.secrets {
-                let updated = secret
-                    .last_updated_timestamp
-                    .map(|millis| millis.to_string());
-                table.row(vec![
-                    secret.key,
-                    updated.unwrap_or_else(|| "Not Available".to_string()),
-                ]);
-            }
-            table
-        })
+        let mut reply = connection
+            .call(connection.client.list_secrets(&scope))
+            .await?;
+        let secrets = &mut reply.data.secrets;
+        self.limit.apply(secrets, &mut reply.raw, "secrets");
+        let go_items: Vec<GoSecretMetadata> = secrets.iter().map(GoSecretMetadata::from).collect();
+        print_listing(
+            context,
+            Listing {
+                raw: &reply.raw,
+                legacy_table: legacy_table(secrets),
+                go_text: Some(go_text(&go_items)),
+                go_items: &go_items,
+            },
+        )
     }
+}
+
+fn legacy_table(secrets: &[SecretMetadata]) -> Table {
+    let mut table = Table::new(&["Key name", "Last updated"]);
+    for secret in secrets {
+        let updated = secret
+            .last_updated_timestamp
+            .map(|millis| millis.to_string());
+        table.row(vec![
+            secret.key.clone(),
+            updated.unwrap_or_else(|| "Not Available".to_string()),
+        ]);
+    }
+    table
+}
+
+fn go_text(secrets: &[GoSecretMetadata]) -> GoTable {
+    let mut table = GoTable::new(&["Key", "Last Updated Timestamp"]);
+    for secret in secrets {
+        let updated = secret.last_updated_timestamp.to_string();
+        table.row(vec![secret.key.to_string(), updated]);
+    }
+    table
 }
 
 #[derive(Args, Debug)]
 pub struct Delete {
     #[command(flatten)]
     address: SecretAddress,
+
+    #[command(flatten)]
+    json: JsonRequest,
 }
 
 impl Delete {
     pub async fn run(self, context: &Context) -> anyhow::Result<()> {
-        let [scope, key] = self.address.resolve()?;
+        let [scope, key] = self.address.resolve_with(&self.json)?;
         let connection = context.connect()?;
         connection
-            .client
-            .delete_secret(&scope, &key)
+            .call(connection.client.delete_secret(&scope, &key))
             .await
-            .map_err(|error| connection.explain(error))
     }
 }
 
@@ -141,23 +271,56 @@ pub struct Get {
     address: SecretAddress,
 }
 
+/// A secret as the Go CLI's get-secret prints it: the key and the value in base64, an empty
+/// one left out.
+#[derive(Serialize)]
+struct GoSecret<'a> {
+    #[serde(skip_serializing_if = "str::is_empty")]
+    key: &'a str,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    value: String,
+}
+
+impl<'a> From<&'a SecretContent> for GoSecret<'a> {
+    fn from(secret: &'a SecretContent) -> Self {
+        GoSecret {
+            key: &secret.key,
+            value: BASE64.encode(secret.value.expose()),
+        }
+    }
+}
+
 impl Get {
-    /// `default` is the format without `--output`: table (the value's bytes, as the legacy CLI
-    /// prints them) for `get`, JSON (the value in base64, as the Go CLI prints it) for
-    /// `get-secret`.
-    pub async fn run(self, context: &Context, default: Format) -> anyhow::Result<()> {
+    /// `get`: the value's bytes as they are in text format (in both dialects), the answer as
+    /// JSON otherwise.
+    pub async fn run(self, context: &Context) -> anyhow::Result<()> {
+        let (scope, key, reply) = self.fetch(context).await?;
+        let style = context.style();
+        match (style.format, style.dialect) {
+            (Format::Table, _) => write_value(&scope, &key, reply.data.value.expose())?,
+            (Format::Json, Dialect::Legacy) => output::print_json(&reply.raw)?,
+            (Format::Json, Dialect::Go) => output::print_go_json(&GoSecret::from(&reply.data))?,
+        }
+        Ok(())
+    }
+
+    /// `get-secret`: the Go CLI's JSON, in text format too (as the Go CLI prints it).
+    pub async fn run_as_go_cli(self, context: &Context) -> anyhow::Result<()> {
+        let (_, _, reply) = self.fetch(context).await?;
+        output::print_go_json(&GoSecret::from(&reply.data))?;
+        Ok(())
+    }
+
+    async fn fetch(
+        self,
+        context: &Context,
+    ) -> anyhow::Result<(String, String, api::Reply<SecretContent>)> {
         let [scope, key] = self.address.resolve()?;
         let connection = context.connect()?;
         let reply = connection
-            .client
-            .get_secret(&scope, &key)
-            .await
-            .map_err(|error| connection.explain(error))?;
-        match context.output().unwrap_or(default) {
-            Format::Json => output::print_json(&reply.raw)?,
-            Format::Table => write_value(&scope, &key, reply.data.value.expose())?,
-        }
-        Ok(())
+            .call(connection.client.get_secret(&scope, &key))
+            .await?;
+        Ok((scope, key, reply))
     }
 }
 
@@ -176,4 +339,78 @@ fn write_value(scope: &str, key: &str, value: &[u8]) -> anyhow::Result<()> {
     }
     output::write_stdout(value)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A put-secret `--json` body, possibly broken, whose value fields hold `secret`.
+    fn body_with_secret() -> impl Strategy<Value = (String, String)> {
+        let names = prop::sample::select(&["scope", "key", "string_value", "bytes_value", "x"][..]);
+        (
+            "[a-z]{8}",
+            prop::collection::vec((names, 0..6usize), 0..6),
+            any::<prop::sample::Index>(),
+            any::<bool>(),
+        )
+            .prop_map(|(secret, fields, cut, truncate)| {
+                let secret = format!("SECRET-{secret}");
+                let fields: Vec<String> = fields
+                    .into_iter()
+                    .map(|(name, kind)| {
+                        let value = match (name, kind) {
+                            ("scope" | "key", 0) => "\"app\"".to_string(),
+                            ("scope" | "key", 1) => "\" \"".to_string(),
+                            ("scope" | "key", _) => "5".to_string(),
+                            (_, 0) => format!("\"{secret}\""),
+                            (_, 1) => format!("[\"{secret}\"]"),
+                            (_, 2) => format!("{{\"v\": \"{secret}\"}}"),
+                            (_, 3) => format!("\"{secret}==\""),
+                            (_, 4) => "\"AAEC\"".to_string(),
+                            _ => "null".to_string(),
+                        };
+                        format!("\"{name}\": {value}")
+                    })
+                    .collect();
+                let mut text = format!("{{{}}}", fields.join(", "));
+                if truncate {
+                    text.truncate(cut.index(text.len() + 1));
+                }
+                (text, secret)
+            })
+    }
+
+    fn put_request(text: &str) -> anyhow::Result<(String, String, SecretValue)> {
+        put_from_json(JsonBody::read(&Secret::new(text))?)
+    }
+
+    proptest! {
+        #![proptest_config(crate::fuzzing::fuzz_config())]
+
+        #[test]
+        fn fuzz_put_secret_json_never_echoes_a_value((text, secret) in body_with_secret()) {
+            if let Err(error) = put_request(&text) {
+                let message = format!("{error:#} {error:?}");
+                prop_assert!(!message.contains(&secret), "{}", message);
+            }
+        }
+
+        #[test]
+        fn fuzz_put_secret_json_takes_any_text(text in any::<String>()) {
+            let _ = put_request(&text);
+        }
+    }
+
+    #[test]
+    fn a_string_value_or_base64_bytes_value_is_the_value() {
+        let (scope, key, value) =
+            put_request(r#"{"scope": "app", "key": "k", "string_value": "v"}"#).unwrap();
+        assert_eq!((scope.as_str(), key.as_str()), ("app", "k"));
+        assert_eq!(value, SecretValue::Text(Secret::new("v")));
+        let (_, _, value) =
+            put_request(r#"{"scope": "app", "key": "k", "bytes_value": "AP8="}"#).unwrap();
+        assert_eq!(value, SecretValue::Bytes(SecretBytes::new(vec![0, 255])));
+    }
 }
