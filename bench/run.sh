@@ -12,6 +12,10 @@
 # bytes, with the adaptive scheduler and pinned to `--concurrency 8`, at 50 ms latency, and at
 # 5 ms latency under a rate limit of 200 requests per second, with the count of 429 answers.
 #
+# With FIXED_CLI set to a build of this CLI from before adaptive concurrency (fixed 8 requests
+# at a time, each throttled request retried on its own: e.g. commit 8f30645), its import and
+# export under the rate limit appear in a third column.
+#
 # Usage: bench/run.sh
 # Knobs (environment): RUNS (default 20) runs of each start-up measurement; IMPORT_RUNS
 # (default 5) imports and put loops; FAR_RUNS (default 3) runs of each far-away measurement;
@@ -270,13 +274,18 @@ far_measure() {
 # requests without retries, for the share of 429 answers)
 far_rows=()
 far_row() {
-    local label=$1 setting=$2 prepare=$3 requests=$4 target=$5 adaptive fixed
+    local label=$1 setting=$2 prepare=$3 requests=$4 target=$5 adaptive fixed previous="–"
     shift 5
     far_measure "$setting" "$prepare" "$@"
     adaptive=$(far_cell "$far_ms" "$far_429" "$requests")
     far_measure "$setting" "$prepare" "$@" --concurrency 8
     fixed=$(far_cell "$far_ms" "$far_429" "$requests")
-    far_rows+=("| $label | $adaptive | $fixed | $target |")
+    # The earlier client has no sync, and at 50 ms it is `--concurrency 8` without throttling.
+    if [[ -n ${FIXED_CLI:-} && $setting == "$THROTTLED" && $3 != sync ]]; then
+        far_measure "$setting" "$prepare" "$FIXED_CLI" "${@:2}"
+        previous=$(far_cell "$far_ms" "$far_429" "$requests")
+    fi
+    far_rows+=("| $label | $adaptive | $fixed |${FIXED_CLI:+ $previous |} $target |")
 }
 
 far_cell() {
@@ -356,6 +365,6 @@ echo "A far-away, throttled workspace: the release emulator with \`--latency\` a
 echo "(burst 200, \`Retry-After\` in whole seconds); $SECRETS secrets of 100 bytes; medians of $FAR_RUNS runs;"
 echo "429 answers counted by the emulator, as a share of all requests including retries."
 echo
-echo "| 1,000 secrets | adaptive (default) | \`--concurrency 8\` | Target |"
-echo "|---|---|---|---|"
+echo "| 1,000 secrets | adaptive (default) | \`--concurrency 8\` |${FIXED_CLI:+ earlier client (fixed 8) |} Target |"
+echo "|---|---|---|${FIXED_CLI:+---|}---|"
 printf '%s\n' "${far_rows[@]}"

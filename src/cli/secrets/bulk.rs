@@ -383,10 +383,9 @@ impl Export {
 /// The keys of a scope, in the order listed.
 pub(super) async fn list_keys(bulk: &Bulk, scope: &str) -> anyhow::Result<Vec<String>> {
     let listed = bulk
-        .client()
-        .list_secrets(scope)
-        .await
-        .map_err(|error| bulk.connection.explain(error))?;
+        .connection
+        .call(bulk.client().list_secrets(scope))
+        .await?;
     Ok(listed
         .data
         .secrets

@@ -101,11 +101,7 @@ impl Sync {
 /// Refuses a scope backed by Azure Key Vault before anything else is sent: its secrets cannot
 /// be written through the Secrets API at all.
 async fn refuse_key_vault(bulk: &Bulk, scope: &str) -> anyhow::Result<()> {
-    let scopes = bulk
-        .client()
-        .list_scopes()
-        .await
-        .map_err(|error| bulk.connection.explain(error))?;
+    let scopes = bulk.connection.call(bulk.client().list_scopes()).await?;
     let is_key_vault = scopes.data.scopes.iter().any(|listed| {
         listed.name == scope && listed.backend_type.as_deref() == Some(KEY_VAULT_BACKEND)
     });
