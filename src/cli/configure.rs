@@ -42,6 +42,10 @@ pub struct Configure {
     /// `insecure` is removed from the profile)
     #[arg(long)]
     pub insecure: bool,
+
+    /// Log in with OAuth in the browser instead (as `databricks auth login`)
+    #[arg(long, conflicts_with_all = ["token_file", "aad_token", "insecure"])]
+    pub oauth: bool,
 }
 
 impl Configure {

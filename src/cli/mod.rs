@@ -1,6 +1,7 @@
 //! The command tree: a group is an enum, a leaf command a clap struct with `run`.
 
 mod argv;
+mod auth;
 mod completion;
 pub mod configure;
 mod hints;
@@ -16,8 +17,9 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
-use crate::api::{self, Client, ClientOptions, CredentialProvider, StaticCredentials};
-use crate::config::{self, Credentials, Resolved, Source};
+use crate::api::{self, Client, ClientOptions};
+use crate::auth::{ChainCredentials, DebugLog, Environment, RetryRules, TokenHttp};
+use crate::config::{self, Resolved, Source};
 use crate::output::{Format, Style};
 
 pub use argv::parse;
@@ -83,6 +85,9 @@ impl GlobalOptions {
 enum Command {
     /// Write a workspace host and token into a profile of the config file
     Configure(configure::Configure),
+    /// Log in with OAuth in the browser, print tokens for SDKs, log out, switch profiles
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
     /// Create, list and delete secret scopes, secrets and their access rules
     #[command(subcommand)]
     Secrets(secrets::SecretsCommand),
@@ -123,7 +128,13 @@ impl std::error::Error for Drift {}
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Configure(configure) if configure.oauth => auth::configure_oauth(
+            cli.global.profile.as_deref(),
+            configure.host.as_deref(),
+            cli.global.debug,
+        ),
         Command::Configure(configure) => configure.run(cli.global.profile.as_deref()),
+        Command::Auth(command) => command.run(&cli.global),
         Command::Secrets(command) => {
             let context = Context::new(cli.global)?;
             tokio::runtime::Builder::new_current_thread()
@@ -182,27 +193,47 @@ impl Context {
         resolved: &Resolved,
         observer: api::Observer,
     ) -> Result<ClientOptions, api::Error> {
-        let credentials: Arc<dyn CredentialProvider> = match &resolved.auth {
-            Credentials::Token(token) => Arc::new(StaticCredentials::bearer(token)?),
-            Credentials::Basic { username, password } => {
-                Arc::new(StaticCredentials::basic(username, password)?)
-            }
-        };
-        let mut options = ClientOptions::new(resolved.host.clone(), credentials);
-        options.insecure = resolved.insecure;
-        options.extra_ca_certificates = ca_certificates_from_environment()
+        let extra_ca_certificates: Vec<PathBuf> = ca_certificates_from_environment()
             .into_iter()
             .map(|(_, path)| path)
             .collect();
+        let mut request_timeout = std::time::Duration::from_secs(60);
         if let Some(seconds) = resolved.http_timeout_seconds {
-            options.request_timeout = std::time::Duration::from_secs(seconds);
+            request_timeout = std::time::Duration::from_secs(seconds);
         }
+        let settings = api::HttpSettings {
+            insecure: resolved.insecure,
+            extra_ca_certificates: &extra_ca_certificates,
+            connect_timeout: std::time::Duration::from_secs(30),
+            request_timeout,
+        };
+        let credentials = Arc::new(self.credentials(resolved, &settings)?);
+        let mut options = ClientOptions::new(resolved.host.clone(), credentials);
+        options.insecure = resolved.insecure;
+        options.request_timeout = request_timeout;
+        options.extra_ca_certificates = extra_ca_certificates.clone();
         if let Some(seconds) = resolved.retry_timeout_seconds {
             options.retry_timeout = std::time::Duration::from_secs(seconds);
         }
         options.debug = self.global.debug;
         options.observer = Some(observer);
         Ok(options)
+    }
+
+    /// The authentication method is chosen from the configuration at the first request.
+    fn credentials(
+        &self,
+        resolved: &Resolved,
+        settings: &api::HttpSettings<'_>,
+    ) -> Result<ChainCredentials, api::Error> {
+        let debug: DebugLog = self.global.debug.then(|| {
+            Arc::new(|line: &str| print_event(&api::Event::Debug(line.to_string())))
+                as Arc<dyn Fn(&str) + Send + Sync>
+        });
+        let http = api::http_client(&resolved.host, settings)?;
+        let http = TokenHttp::new(http, RetryRules::default(), debug.clone());
+        let environment = Environment::for_process(http, debug);
+        Ok(ChainCredentials::new(resolved.config.clone(), environment))
     }
 }
 

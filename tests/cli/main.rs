@@ -9,6 +9,7 @@ mod harness;
 
 mod acls;
 mod aliases;
+mod auth;
 mod completion;
 mod concurrency;
 mod config_files;
@@ -22,6 +23,7 @@ mod get;
 mod go_dialect;
 mod import_export;
 mod keyvault;
+mod login;
 mod put;
 mod resolution;
 mod smoke;
