@@ -6,12 +6,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use databricks_emulator::{Config, Fault};
 
-use crate::harness::{BINARY, Run, TestEnv};
+use crate::harness::{ADMIN, BINARY, Run, TestEnv};
 
 /// Every token and value below contains this, so one search finds any of them in clear.
 const MARK: &str = "DBGLEAK";
 const TOKEN: &str = "dapi-DBGLEAK-token-5c1e9a77";
-const ADMIN: &str = "admin@example.com";
 const SCOPE: &str = "debug-scope";
 
 const STRING_VALUE: &str = "sv-DBGLEAK-string-4471";

@@ -6,10 +6,7 @@ use std::time::{Duration, Instant};
 
 use databricks_emulator::{Config, Fault};
 
-use crate::harness::{Run, TestEnv};
-
-const ALICE: &str = "alice@example.com";
-const ALICE_TOKEN: &str = "alice-token";
+use crate::harness::{ALICE, ALICE_TOKEN, Run, TestEnv};
 
 #[track_caller]
 fn assert_no_panic(run: &Run) {

@@ -7,8 +7,9 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Run, TestEnv};
-use crate::keyvault::{DNS_NAME, RESOURCE_ID, create_key_vault_scope, env_with_aad_user};
+use crate::harness::{
+    DNS_NAME, RESOURCE_ID, Run, TestEnv, create_key_vault_scope, env_with_aad_user,
+};
 
 /// Runs `args` with `DATABRICKS_OUTPUT_FORMAT` set to `format`.
 fn run_with_format_variable(env: &TestEnv, format: &str, args: &[&str]) -> Run {

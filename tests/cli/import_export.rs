@@ -6,17 +6,9 @@ use std::time::{Duration, Instant};
 
 use databricks_emulator::{Config, Emulator, Fault};
 
-use crate::harness::{BINARY, Run, TestEnv};
+use crate::harness::{BINARY, Run, SCOPE, TestEnv, env_with_scope};
 
-const SCOPE: &str = "app";
 const PUT_PATH: &str = "/api/2.0/secrets/put";
-
-/// A workspace with the scope `app`, and an empty request log.
-fn env_with_scope() -> TestEnv {
-    let env = TestEnv::new();
-    create_scope(&env, SCOPE);
-    env
-}
 
 fn create_scope(env: &TestEnv, scope: &str) {
     env.run(&["secrets", "create-scope", scope]).ok();
