@@ -954,6 +954,7 @@ fn a_list_answer_that_is_not_a_json_object_is_an_error_not_an_empty_list() {
     }
 }
 
+#[cfg(unix)] // a POSIX shell pipeline
 #[test]
 fn export_behind_a_broken_proxy_writes_no_backup() {
     let env = TestEnv::new();

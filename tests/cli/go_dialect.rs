@@ -561,16 +561,19 @@ fn json_from_a_file_sends_the_body_as_given() {
     assert!(env.emulator.scope_names().contains(&"relative".to_string()));
 
     // A value kept out of the process list, piped in.
-    let body = r#"{"scope": "app", "key": "piped", "string_value": "from stdin"}"#;
-    env.run_with_stdin(
-        &["secrets", "put-secret", "--json", "@/dev/stdin"],
-        body.as_bytes(),
-    )
-    .ok();
-    assert_eq!(
-        env.emulator.secret_bytes("app", "piped").as_deref(),
-        Some(&b"from stdin"[..])
-    );
+    #[cfg(unix)] // Windows has no /dev/stdin
+    {
+        let body = r#"{"scope": "app", "key": "piped", "string_value": "from stdin"}"#;
+        env.run_with_stdin(
+            &["secrets", "put-secret", "--json", "@/dev/stdin"],
+            body.as_bytes(),
+        )
+        .ok();
+        assert_eq!(
+            env.emulator.secret_bytes("app", "piped").as_deref(),
+            Some(&b"from stdin"[..])
+        );
+    }
 
     let stderr = env
         .run(&["secrets", "create-scope", "--json", "@missing.json"])

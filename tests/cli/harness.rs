@@ -246,7 +246,8 @@ impl TestEnv {
 impl TestEnv {
     /// `program` with the cleared environment of [`TestEnv::isolated_command`] and the
     /// directory of the freshly built `databricks` first on PATH, so that shell scripts can call
-    /// it by name.
+    /// it by name. The tests use it for POSIX shells only.
+    #[cfg(unix)]
     pub fn command_with_binary_on_path(&self, program: &str) -> Command {
         let binary_dir = Path::new(BINARY)
             .parent()
@@ -260,6 +261,17 @@ impl TestEnv {
         command.env("PATH", path);
         command
     }
+}
+
+/// The permission bits of `path` (`0o600` for a private file).
+#[cfg(unix)]
+pub fn file_mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .expect("file exists")
+        .permissions()
+        .mode()
+        & 0o777
 }
 
 /// A workspace with the scope [`SCOPE`], and an empty request log.
