@@ -2,8 +2,8 @@
 # Runs every fuzz-style property test of a parser of outside input (the tests of the
 # `databricks` binary named `fuzz_<parser>`, found by name, so new ones join automatically)
 # through FUZZ_CASES generated inputs each, one test after the other, and prints a Markdown
-# table of the cases and the time of each, plus the total. A test that fails (a panic, a broken
-# property) is reported and makes the script exit 1 after the others ran. Stable Rust only;
+# table of the cases, the time and the peak memory (of cargo or the test, whichever is larger)
+# of each, plus the total. A test that fails (a panic, a broken property) is reported and makes the script exit 1 after the others ran. Stable Rust only;
 # not part of .ci/run (a million cases each take minutes).
 #
 # Usage: bench/fuzz.sh [NAME_FILTER]
@@ -30,19 +30,24 @@ if [[ ${#tests[@]} -eq 0 ]]; then
 fi
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+peak=$(mktemp)
+trap 'rm -f "$log" "$peak"' EXIT
+# GNU time's peak resident set covers the test process that cargo waits for; without it, "-".
+measure() { if [[ -x /usr/bin/time ]]; then /usr/bin/time -f '%M' -o "$peak" "$@"; else "$@"; fi; }
+peak_mib() { if [[ -s $peak ]]; then awk '{ printf "%.0f", $1 / 1024 }' "$peak"; else echo -; fi; }
 seconds_since() { awk -v start="$1" -v now="$EPOCHREALTIME" 'BEGIN { printf "%.1f", now - start }'; }
 
 echo "Fuzzing ${#tests[@]} parsers with $FUZZ_CASES cases each" >&2
 echo
-echo "| Fuzz test | Cases | Time (s) | Result |"
-echo "|---|---:|---:|---|"
+echo "| Fuzz test | Cases | Time (s) | Peak memory (MiB) | Result |"
+echo "|---|---:|---:|---:|---|"
 failed=0
 total_cases=0
 started_all=$EPOCHREALTIME
 for test in "${tests[@]}"; do
     started=$EPOCHREALTIME
-    if cargo test --release --locked --bin databricks -q -- --exact "$test" --test-threads=1 \
+    : >"$peak"
+    if measure cargo test --release --locked --bin databricks -q -- --exact "$test" --test-threads=1 \
         >"$log" 2>&1 && grep -q ' 1 passed' "$log"; then
         result=passed
         total_cases=$((total_cases + FUZZ_CASES))
@@ -51,9 +56,9 @@ for test in "${tests[@]}"; do
         failed=1
         sed 's/^/    /' "$log" >&2
     fi
-    printf '| `%s` | %d | %s | %s |\n' "${test##*::}" "$FUZZ_CASES" "$(seconds_since "$started")" \
-        "$result"
+    printf '| `%s` | %d | %s | %s | %s |\n' "${test##*::}" "$FUZZ_CASES" \
+        "$(seconds_since "$started")" "$(peak_mib)" "$result"
 done
-printf '| **total** | %d | %s | %s |\n' "$total_cases" "$(seconds_since "$started_all")" \
+printf '| **total** | %d | %s | | %s |\n' "$total_cases" "$(seconds_since "$started_all")" \
     "$([[ $failed -eq 0 ]] && echo "all passed" || echo "FAILURES above")"
 exit "$failed"
