@@ -7,14 +7,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 
-use crate::config::{self, ProfileFile};
+use crate::config::{self, DEFAULT_PROFILE, PROFILE_VARIABLE, ProfileFile};
 use crate::secret::Secret;
 
 mod hidden_input;
 use hidden_input::HiddenInput;
 
-const DEFAULT_PROFILE: &str = "DEFAULT";
-const PROFILE_VARIABLE: &str = "DATABRICKS_CONFIG_PROFILE";
 const HOST_PROMPT: &str = "Databricks Host (should begin with https://)";
 const AAD_TOKEN_VARIABLE: &str = "DATABRICKS_AAD_TOKEN";
 /// Empty answers at a terminal before giving up (also stops a loop on a closed terminal).

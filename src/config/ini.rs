@@ -12,8 +12,9 @@
 use std::collections::HashSet;
 use std::fmt;
 
+use super::DEFAULT_PROFILE;
+
 const BOM: &[u8] = b"\xEF\xBB\xBF";
-const DEFAULT_SECTION: &str = "DEFAULT";
 
 /// Why a line cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -413,7 +414,7 @@ fn validate(kinds: &[Kind]) -> Result<(), SyntaxError> {
             Kind::Invalid(problem) => Some(problem.clone()),
             Kind::Header(name) => {
                 current = name;
-                let repeated = !sections.insert(name.as_str()) && name != DEFAULT_SECTION;
+                let repeated = !sections.insert(name.as_str()) && name != DEFAULT_PROFILE;
                 repeated.then(|| Problem::DuplicateSection(name.clone()))
             }
             Kind::Entry { key, .. } => {

@@ -17,6 +17,12 @@ pub use host::{is_loopback_host, normalize_host};
 pub use ini::Problem;
 pub use resolve::{Credentials, Resolved, Source, resolve};
 
+/// The profile used when none is named: the file's `[DEFAULT]` section, which configparser (the
+/// legacy CLI's reader) also treats specially.
+pub const DEFAULT_PROFILE: &str = "DEFAULT";
+/// The environment variable that names a profile when `--profile` is not given.
+pub const PROFILE_VARIABLE: &str = "DATABRICKS_CONFIG_PROFILE";
+
 /// Every way reading, resolving or writing the configuration can fail; each message says what
 /// to do next. No message ever contains a token, a password or a line of the file.
 #[derive(thiserror::Error, Debug)]

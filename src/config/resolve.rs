@@ -3,10 +3,10 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::{ConfigError, ProfileFile, config_path, normalize_host};
+use super::{
+    ConfigError, DEFAULT_PROFILE, PROFILE_VARIABLE, ProfileFile, config_path, normalize_host,
+};
 use crate::secret::Secret;
-
-const DEFAULT_PROFILE: &str = "DEFAULT";
 
 /// Everything a command needs to reach the workspace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,7 +62,7 @@ type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 fn resolve_in(path: &Path, profile: Option<&str>, env: Env) -> Result<Resolved, ConfigError> {
     let named = profile
         .map(str::to_string)
-        .or_else(|| env("DATABRICKS_CONFIG_PROFILE"));
+        .or_else(|| env(PROFILE_VARIABLE));
     if let Some(name) = named {
         return from_profile(&ProfileFile::load(path)?, &name);
     }
