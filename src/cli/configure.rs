@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 
+use super::Context;
 use crate::config::{self, DEFAULT_PROFILE, PROFILE_VARIABLE, ProfileFile};
 use crate::secret::Secret;
 
@@ -43,11 +44,12 @@ pub struct Configure {
 }
 
 impl Configure {
-    /// `profile` is the global `--profile`; else `DATABRICKS_CONFIG_PROFILE`, else `DEFAULT`, the
+    /// Writes the global `--profile`; else `DATABRICKS_CONFIG_PROFILE`, else `DEFAULT`, the
     /// profile every other command would read.
-    pub fn run(&self, profile: Option<&str>) -> Result<()> {
+    pub fn run(self, context: &Context) -> Result<()> {
         let profile_variable = non_empty_variable(PROFILE_VARIABLE);
-        let profile = profile
+        let profile = context
+            .profile()
             .or(profile_variable.as_deref())
             .unwrap_or(DEFAULT_PROFILE);
         let path = config::config_path()?;
