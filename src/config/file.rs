@@ -285,6 +285,7 @@ fn sync_directory(_directory: &Path) {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ini::NEW_FILE_NEWLINE;
 
     fn write(path: &Path, text: &str) {
         fs::write(path, text).unwrap();
@@ -309,7 +310,8 @@ mod tests {
             file.set_token_auth("DEFAULT", "https://h", &Secret::new("t"), false)
         })
         .unwrap();
-        assert_eq!(read(&path), "[DEFAULT]\nhost = https://h\ntoken = t\n");
+        let expected = "[DEFAULT]\nhost = https://h\ntoken = t\n";
+        assert_eq!(read(&path), expected.replace('\n', NEW_FILE_NEWLINE));
         #[cfg(unix)]
         assert_eq!(mode(&path), 0o600);
     }

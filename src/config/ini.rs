@@ -14,6 +14,10 @@ use std::fmt;
 
 use super::DEFAULT_PROFILE;
 
+/// The line ending of a file that has none yet: the platform's, as the Go CLI writes its config
+/// (go-ini's `LineBreak`: `\r\n` on Windows).
+pub const NEW_FILE_NEWLINE: &str = if cfg!(windows) { "\r\n" } else { "\n" };
+
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Why a line cannot be read.
@@ -287,13 +291,13 @@ impl Document {
         self.lines.insert(index, Line { text, ending });
     }
 
-    /// The line ending the file already uses (`\r\n` stays `\r\n`), else `\n`.
+    /// The line ending the file already uses (`\r\n` stays `\r\n`), else [`NEW_FILE_NEWLINE`].
     fn newline(&self) -> &'static str {
         self.lines
             .iter()
             .map(|line| line.ending)
             .find(|ending| !ending.is_empty())
-            .unwrap_or("\n")
+            .unwrap_or(NEW_FILE_NEWLINE)
     }
 }
 
@@ -693,7 +697,7 @@ mod tests {
         );
         assert_eq!(
             edited("", |d| d.set("DEFAULT", "host", "x")),
-            "[DEFAULT]\nhost = x\n"
+            "[DEFAULT]\nhost = x\n".replace('\n', NEW_FILE_NEWLINE)
         );
     }
 
@@ -930,7 +934,7 @@ mod tests {
             document.set("fresh", &key, "v");
             let result = String::from_utf8(document.to_bytes()).unwrap();
             if text.is_empty() {
-                prop_assert_eq!(result, format!("[fresh]\n{key} = v\n"));
+                prop_assert_eq!(result, format!("[fresh]\n{key} = v\n").replace('\n', NEW_FILE_NEWLINE));
             } else if newline == "\r\n" {
                 prop_assert_eq!(result.matches('\n').count(), result.matches("\r\n").count());
             } else {

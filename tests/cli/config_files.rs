@@ -22,9 +22,9 @@ use std::fs;
 use std::path::Path;
 use std::process::{Child, Stdio};
 
-use crate::harness::TestEnv;
 #[cfg(unix)]
 use crate::harness::file_mode;
+use crate::harness::{TestEnv, read_config_text};
 
 const TOKEN: &str = "dapi-config-files-token";
 
@@ -178,7 +178,7 @@ fn a_utf8_bom_is_skipped_when_reading_and_kept_when_writing() {
     );
     run.ok();
     assert_eq!(
-        env.read_config(),
+        fs::read_to_string(env.config_path()).expect("config readable"),
         format!("{text}\r\n[second]\r\nhost = https://b.example.com\r\ntoken = dapi-second\r\n")
     );
 }
@@ -196,7 +196,7 @@ fn configure_keeps_crlf_line_endings_and_other_lines() {
     );
     run.ok();
     assert_eq!(
-        env.read_config(),
+        fs::read_to_string(env.config_path()).expect("config readable"),
         "; team settings\r\n[DEFAULT]\r\nhost = https://new.example.com\r\ntoken = dapi-new\r\n\
          jobs-api-version = 2.1\r\n\r\n[other]\r\nhost = https://other.example.com\r\n"
     );
@@ -354,7 +354,7 @@ fn a_dangling_symlink_gets_its_target_created() {
             .is_symlink()
     );
     assert_eq!(
-        fs::read_to_string(&target).expect("target"),
+        read_config_text(&target),
         "[DEFAULT]\nhost = https://a.example.com\ntoken = dapi-a\n"
     );
     assert_eq!(file_mode(&target), 0o600);
@@ -562,7 +562,7 @@ fn a_leading_tilde_in_the_config_file_variable_means_home() {
     command.env("DATABRICKS_CONFIG_FILE", "~/conf/team.cfg");
     let token = format!("{}\n", env.emulator.admin_token());
     env.run_command(command, token.as_bytes()).ok();
-    let written = fs::read_to_string(env.home().join("conf/team.cfg")).expect("written in HOME");
+    let written = read_config_text(&env.home().join("conf/team.cfg"));
     assert!(written.starts_with("[DEFAULT]\n"), "{written}");
     assert!(
         !env.home().join("~").exists(),
@@ -647,4 +647,21 @@ fn an_empty_home_variable_is_an_error_naming_the_variables_to_set() {
         "{stderr}"
     );
     assert!(stderr.contains("DATABRICKS_CONFIG_FILE"), "{stderr}");
+}
+
+/// A file `configure` creates has the platform's line endings, as the Go CLI writes it: `\r\n`
+/// on Windows, `\n` elsewhere. (An existing file keeps its own.)
+#[test]
+fn a_new_config_file_has_the_line_endings_the_go_cli_writes() {
+    let env = TestEnv::without_profile(Default::default());
+    env.run_with_stdin(
+        &["configure", "--host", "https://a.example.com"],
+        b"dapi-a\n",
+    )
+    .ok();
+    let newline = if cfg!(windows) { "\r\n" } else { "\n" };
+    assert_eq!(
+        fs::read_to_string(env.config_path()).expect("config readable"),
+        format!("[DEFAULT]{newline}host = https://a.example.com{newline}token = dapi-a{newline}")
+    );
 }

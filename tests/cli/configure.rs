@@ -8,7 +8,7 @@ use databricks_emulator::Config;
 
 #[cfg(unix)]
 use crate::harness::file_mode;
-use crate::harness::{Run, TestEnv};
+use crate::harness::{Run, TestEnv, read_config_text};
 
 /// A config file with everything a hand-edited one has: both comment styles, blank lines,
 /// unknown keys, several profiles, a continuation line, `:` as delimiter, odd spacing.
@@ -312,7 +312,7 @@ fn the_config_file_variable_is_honoured() {
     let run = env.run_command(command, b"https://ci.example.com\ndapi-ci\n");
     assert_eq!(run.ok(), "");
     assert!(!env.config_path().exists(), "~/.databrickscfg was written");
-    let written = std::fs::read_to_string(&elsewhere).expect("read");
+    let written = read_config_text(&elsewhere);
     let added = written.strip_prefix(RICH_CONFIG).expect("old content kept");
     assert_eq!(
         added.trim_start_matches('\n'),
@@ -789,7 +789,7 @@ mod terminal {
             "the token was shown: {screen}"
         );
         assert_eq!(
-            fs::read_to_string(&fifo).expect("written"),
+            read_config_text(&fifo),
             "[DEFAULT]\nhost = https://h.example.com\ntoken = dapi-typed-ahead\n"
         );
     }

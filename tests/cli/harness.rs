@@ -134,8 +134,9 @@ impl TestEnv {
         std::fs::write(self.config_path(), text).expect("config written");
     }
 
+    /// The default config file's text, as [`read_config_text`] reads it.
     pub fn read_config(&self) -> String {
-        std::fs::read_to_string(self.config_path()).expect("config readable")
+        read_config_text(&self.config_path())
     }
 
     fn write_default_profile(&self) {
@@ -260,6 +261,18 @@ impl TestEnv {
         let mut command = self.isolated_command(program);
         command.env("PATH", path);
         command
+    }
+}
+
+/// The text of a config file the binary wrote, with line endings read as `\n` on Windows, where
+/// a file `configure` creates has `\r\n`, as the Go CLI writes it. (Tests about kept line
+/// endings read the bytes.)
+pub fn read_config_text(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).expect("config readable");
+    if cfg!(windows) {
+        text.replace("\r\n", "\n")
+    } else {
+        text
     }
 }
 
