@@ -77,21 +77,31 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// A copy of `json` with every secret field, at any depth, replaced by `***`.
 pub(crate) fn redact(json: &Value) -> Value {
+    redact_fields(json, &SECRET_FIELDS)
+}
+
+/// A copy of `json` with every field named in `fields`, at any depth, replaced by `***`.
+pub fn redact_fields(json: &Value, fields: &[&str]) -> Value {
     match json {
-        Value::Object(fields) => Value::Object(
-            fields
+        Value::Object(object) => Value::Object(
+            object
                 .iter()
                 .map(|(name, value)| {
-                    let shown = if SECRET_FIELDS.contains(&name.as_str()) {
+                    let shown = if fields.contains(&name.as_str()) {
                         Value::String(MASK.to_owned())
                     } else {
-                        redact(value)
+                        redact_fields(value, fields)
                     };
                     (name.clone(), shown)
                 })
                 .collect(),
         ),
-        Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|item| redact_fields(item, fields))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }

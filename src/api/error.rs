@@ -77,6 +77,10 @@ pub enum Error {
         "the {what} contains characters that cannot be sent in an HTTP header (such as a line break)"
     )]
     UnsendableCredentials { what: &'static str },
+    /// The credentials provider could not supply credentials (no method configured, a token
+    /// endpoint refused); the message says what to do.
+    #[error("{message}")]
+    Credentials { message: String },
 }
 
 impl Error {

@@ -18,7 +18,9 @@ mod transport;
 mod tests;
 
 pub use client::{Client, ClientOptions};
-pub use credentials::{CredentialProvider, StaticCredentials};
+pub use credentials::{AuthHeaders, BoxFuture, CredentialProvider, StaticCredentials};
+pub use debug::redact_fields;
 pub use error::Error;
 pub use event::Event;
 pub use models::*;
+pub use transport::{HttpSettings, http_client};

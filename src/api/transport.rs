@@ -31,7 +31,7 @@ const PROXY_VARIABLES: [&str; 6] = [
 ];
 
 /// How connections are made, from the client options.
-pub(crate) struct HttpSettings<'a> {
+pub struct HttpSettings<'a> {
     pub insecure: bool,
     pub extra_ca_certificates: &'a [PathBuf],
     pub connect_timeout: Duration,
@@ -308,7 +308,9 @@ pub(crate) fn object_reply<T: DeserializeOwned>(answer: Answer) -> Result<Reply<
     }
 }
 
-fn http_client(host: &str, settings: &HttpSettings<'_>) -> Result<reqwest::Client, Error> {
+/// The HTTP client of a host: its TLS trust, timeouts and user agent, never following a
+/// redirect. Also used for the identity provider's endpoints (`auth`).
+pub fn http_client(host: &str, settings: &HttpSettings<'_>) -> Result<reqwest::Client, Error> {
     // reqwest always builds a rustls configuration, so a crypto provider must exist
     // even for http hosts; an earlier installation (another Client) is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();

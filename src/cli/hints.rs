@@ -164,8 +164,10 @@ fn service_hint(error: &api::Error) -> Option<String> {
     };
     if message.contains("userAADToken") {
         return Some(
-            "Azure Key Vault-backed scopes can only be created with an Azure AD user token, \
-             not a personal access token: set DATABRICKS_AAD_TOKEN (for example from \
+            "Azure Key Vault-backed scopes can only be created with an Azure AD user token \
+             (Databricks reads the vault as that user), not a personal access token nor a \
+             service principal's token: log in with `az login` and use `auth_type = azure-cli` \
+             (DATABRICKS_AUTH_TYPE=azure-cli), or set DATABRICKS_AAD_TOKEN (for example from \
              `az account get-access-token --resource 2ff814a6-3304-4ab8-85cb-cd0e6f879c1d \
              --query accessToken -o tsv`) and run `databricks configure --aad-token`"
                 .to_string(),

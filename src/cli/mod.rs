@@ -18,8 +18,9 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
-use crate::api::{self, Client, ClientOptions, CredentialProvider, StaticCredentials};
-use crate::config::{self, Credentials, Resolved, Source};
+use crate::api::{self, Client, ClientOptions};
+use crate::auth;
+use crate::config::{self, Resolved, Source};
 use crate::output::{Format, Style};
 
 pub use argv::parse;
@@ -159,27 +160,50 @@ impl Context {
     }
 
     fn client_options(&self, resolved: &Resolved) -> Result<ClientOptions, api::Error> {
-        let credentials: Arc<dyn CredentialProvider> = match &resolved.auth {
-            Credentials::Token(token) => Arc::new(StaticCredentials::bearer(token)?),
-            Credentials::Basic { username, password } => {
-                Arc::new(StaticCredentials::basic(username, password)?)
-            }
-        };
-        let mut options = ClientOptions::new(resolved.host.clone(), credentials);
-        options.insecure = resolved.insecure;
-        options.extra_ca_certificates = ca_certificates_from_environment()
+        let extra_ca_certificates: Vec<PathBuf> = ca_certificates_from_environment()
             .into_iter()
             .map(|(_, path)| path)
             .collect();
+        let mut request_timeout = std::time::Duration::from_secs(60);
         if let Some(seconds) = resolved.http_timeout_seconds {
-            options.request_timeout = std::time::Duration::from_secs(seconds);
+            request_timeout = std::time::Duration::from_secs(seconds);
         }
+        let settings = api::HttpSettings {
+            insecure: resolved.insecure,
+            extra_ca_certificates: &extra_ca_certificates,
+            connect_timeout: std::time::Duration::from_secs(30),
+            request_timeout,
+        };
+        let credentials = Arc::new(self.credentials(resolved, &settings)?);
+        let mut options = ClientOptions::new(resolved.host.clone(), credentials);
+        options.insecure = resolved.insecure;
+        options.request_timeout = request_timeout;
+        options.extra_ca_certificates = extra_ca_certificates.clone();
         if let Some(seconds) = resolved.retry_timeout_seconds {
             options.retry_timeout = std::time::Duration::from_secs(seconds);
         }
         options.debug = self.global.debug;
         options.observer = Some(Arc::new(print_event));
         Ok(options)
+    }
+
+    /// The authentication method is chosen from the configuration at the first request.
+    fn credentials(
+        &self,
+        resolved: &Resolved,
+        settings: &api::HttpSettings<'_>,
+    ) -> Result<auth::ChainCredentials, api::Error> {
+        let debug: auth::DebugLog = self.global.debug.then(|| {
+            Arc::new(|line: &str| print_event(&api::Event::Debug(line.to_string())))
+                as Arc<dyn Fn(&str) + Send + Sync>
+        });
+        let http = api::http_client(&resolved.host, settings)?;
+        let http = auth::TokenHttp::new(http, auth::RetryRules::default(), debug.clone());
+        let environment = auth::Environment::for_process(http, debug);
+        Ok(auth::ChainCredentials::new(
+            resolved.config.clone(),
+            environment,
+        ))
     }
 }
 

@@ -6,6 +6,7 @@ mod host;
 mod ini;
 pub mod lock;
 mod resolve;
+mod unified;
 mod writable;
 
 use std::ffi::OsString;
@@ -15,7 +16,8 @@ use std::path::PathBuf;
 pub use file::ProfileFile;
 pub use host::{is_loopback_host, normalize_host};
 pub use ini::Problem;
-pub use resolve::{Credentials, Resolved, Source, resolve};
+pub use resolve::{Resolved, Source, resolve};
+pub use unified::{AUTH_DOCS, UnifiedConfig, attribute_named};
 
 /// The profile used when none is named: the file's `[DEFAULT]` section, which configparser (the
 /// legacy CLI's reader) also treats specially.

@@ -1,35 +1,29 @@
-//! Which credentials a command uses: a named profile, else the environment, else `[DEFAULT]`.
+//! What a command needs to reach the workspace: the host, TLS and timeout settings, and every
+//! authentication attribute with its origin (the unified configuration, auth.md); which method
+//! authenticates is the `auth` layer's choice.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::{
-    ConfigError, DEFAULT_PROFILE, PROFILE_VARIABLE, ProfileFile, config_path, normalize_host,
-};
-use crate::secret::Secret;
+use super::unified::{Env, Origin, UnifiedConfig};
+use super::{ConfigError, config_path, normalize_host};
 
 /// Everything a command needs to reach the workspace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
     /// Normalised base URL: `scheme://host[:port]`.
     pub host: String,
-    pub auth: Credentials,
     /// Skip TLS certificate verification.
     pub insecure: bool,
     pub http_timeout_seconds: Option<u64>,
     pub retry_timeout_seconds: Option<u64>,
+    /// Where the host came from, for hints.
     pub source: Source,
+    /// Every attribute and where it came from: what the authentication method is chosen from.
+    pub config: UnifiedConfig,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Credentials {
-    /// Sent as `Authorization: Bearer`.
-    Token(Secret),
-    /// Sent as `Authorization: Basic`; used only when there is no token.
-    Basic { username: String, password: Secret },
-}
-
-/// Where the credentials came from, for hints such as "check the token of profile X in FILE".
+/// Where the settings came from, for hints such as "check the token of profile X in FILE".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Profile { name: String, path: PathBuf },
@@ -47,8 +41,8 @@ impl fmt::Display for Source {
     }
 }
 
-/// Resolves the credentials per the spec, from the real environment and config file. `profile`
-/// is the `--profile` option.
+/// Resolves the configuration per auth.md, from the real environment and config file.
+/// `profile` is the `--profile` option.
 pub fn resolve(profile: Option<&str>) -> Result<Resolved, ConfigError> {
     let path = config_path()?;
     resolve_in(&path, profile, &|name| {
@@ -56,122 +50,72 @@ pub fn resolve(profile: Option<&str>) -> Result<Resolved, ConfigError> {
     })
 }
 
-/// Looks up an environment variable; empty counts as unset.
-type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
-
 fn resolve_in(path: &Path, profile: Option<&str>, env: Env) -> Result<Resolved, ConfigError> {
-    let named = profile
-        .map(str::to_string)
-        .or_else(|| env(PROFILE_VARIABLE));
-    if let Some(name) = named {
-        return from_profile(&ProfileFile::load(path)?, &name);
-    }
-    if env("DATABRICKS_HOST").is_some() || env("DATABRICKS_TOKEN").is_some() {
-        return from_environment(env);
-    }
-    let file = ProfileFile::load(path)?;
-    let has_anything = ["host", "token", "username", "password"]
-        .iter()
-        .any(|key| file.get(DEFAULT_PROFILE, key).is_some());
-    if !has_anything {
-        return Err(ConfigError::NotConfigured {
-            path: path.to_path_buf(),
-        });
-    }
-    from_profile(&file, DEFAULT_PROFILE)
-}
-
-fn from_profile(file: &ProfileFile, name: &str) -> Result<Resolved, ConfigError> {
-    if !file.has_profile(name) {
-        // A missing file loads as an empty one; say so rather than "it has no profiles".
-        if !file.path().exists() {
-            return Err(ConfigError::ConfigFileMissing {
-                profile: name.to_string(),
-                path: file.path().to_path_buf(),
-            });
-        }
-        return Err(ConfigError::ProfileNotFound {
-            profile: name.to_string(),
-            path: file.path().to_path_buf(),
-            available: file.profile_names(),
-        });
-    }
-    let get = |key: &str| file.get(name, key).filter(|value| !value.is_empty());
-    let incomplete = |missing| ConfigError::IncompleteProfile {
-        profile: name.to_string(),
-        path: file.path().to_path_buf(),
-        missing,
-    };
-    let source = Source::Profile {
-        name: name.to_string(),
-        path: file.path().to_path_buf(),
-    };
-    let host = get("host").ok_or_else(|| incomplete("host"))?;
-    let auth = match (get("token"), get("username"), get("password")) {
-        (Some(token), _, _) => Credentials::Token(Secret::new(token)),
-        (None, Some(username), Some(password)) => Credentials::Basic {
-            username,
-            password: Secret::new(password),
+    let config = UnifiedConfig::load_from(path, profile, env)?;
+    let source_of = |name: &str| match config.setting(name).map(|setting| &setting.origin) {
+        Some(Origin::File { path, profile }) => Source::Profile {
+            name: profile.clone(),
+            path: path.clone(),
         },
-        (None, Some(_), None) => return Err(incomplete("password")),
-        (None, None, Some(_)) => return Err(incomplete("username")),
-        (None, None, None) => return Err(incomplete("token (nor username and password)")),
+        _ => Source::Environment,
     };
-    Ok(Resolved {
-        host: checked_host("host", &host, &source)?,
-        auth,
-        insecure: get("insecure").is_some_and(|value| is_true(&value)),
-        http_timeout_seconds: seconds(&get, "http_timeout_seconds", &source)?,
-        retry_timeout_seconds: seconds(&get, "retry_timeout_seconds", &source)?,
-        source,
-    })
-}
-
-/// `DATABRICKS_HOST` with `DATABRICKS_TOKEN`, or with `DATABRICKS_USERNAME` and
-/// `DATABRICKS_PASSWORD`: the whole configuration, nothing read from the file.
-fn from_environment(env: Env) -> Result<Resolved, ConfigError> {
-    let incomplete = |missing| ConfigError::IncompleteEnvironment { missing };
-    let host = env("DATABRICKS_HOST").ok_or_else(|| incomplete("DATABRICKS_HOST"))?;
-    let auth = match (
-        env("DATABRICKS_TOKEN"),
-        env("DATABRICKS_USERNAME"),
-        env("DATABRICKS_PASSWORD"),
-    ) {
-        (Some(token), _, _) => Credentials::Token(Secret::new(token)),
-        (None, Some(username), Some(password)) => Credentials::Basic {
-            username,
-            password: Secret::new(password),
-        },
-        (None, Some(_), None) => return Err(incomplete("DATABRICKS_PASSWORD")),
-        (None, None, Some(_)) => return Err(incomplete("DATABRICKS_USERNAME")),
-        (None, None, None) => return Err(incomplete("DATABRICKS_TOKEN")),
+    let Some(host) = config.get("host") else {
+        return Err(missing_host(&config, path));
     };
-    let source = Source::Environment;
-    Ok(Resolved {
-        host: checked_host("DATABRICKS_HOST", &host, &source)?,
-        auth,
-        insecure: env("DATABRICKS_INSECURE").is_some_and(|value| is_true(&value)),
-        http_timeout_seconds: None,
-        retry_timeout_seconds: None,
-        source,
-    })
-}
-
-fn checked_host(setting: &str, host: &str, source: &Source) -> Result<String, ConfigError> {
-    normalize_host(host).map_err(|error| ConfigError::InvalidSetting {
-        setting: setting.to_string(),
-        origin: source.clone(),
+    let host_source = source_of("host");
+    let setting_name = |name: &'static str, source: &Source| match source {
+        Source::Environment => crate::config::attribute_named(name)
+            .and_then(|attribute| attribute.env)
+            .unwrap_or(name)
+            .to_string(),
+        Source::Profile { .. } => name.to_string(),
+    };
+    let checked_host = normalize_host(host).map_err(|error| ConfigError::InvalidSetting {
+        setting: setting_name("host", &host_source),
+        origin: host_source.clone(),
         problem: error.to_string(),
+    })?;
+    let seconds = |name: &'static str| seconds(config.get(name), name, &source_of(name));
+    Ok(Resolved {
+        host: checked_host,
+        insecure: config.get("insecure").is_some_and(is_true) || config.flag("skip_verify"),
+        http_timeout_seconds: seconds("http_timeout_seconds")?,
+        retry_timeout_seconds: seconds("retry_timeout_seconds")?,
+        source: host_source,
+        config,
     })
+}
+
+/// No host: the profile lacks it, the environment's credentials lack `DATABRICKS_HOST`, or
+/// nothing is configured at all.
+fn missing_host(config: &UnifiedConfig, path: &Path) -> ConfigError {
+    let from_file = config.settings().iter().any(|setting| {
+        setting.attribute.name != "profile" && matches!(setting.origin, Origin::File { .. })
+    });
+    if let Some(profile) = config.profile.as_ref().filter(|_| from_file) {
+        return ConfigError::IncompleteProfile {
+            profile: profile.clone(),
+            path: path.to_path_buf(),
+            missing: "host",
+        };
+    }
+    let credentials_in_env = config.settings().iter().any(|setting| {
+        setting.attribute.group.is_some() && matches!(setting.origin, Origin::Env(_))
+    });
+    if credentials_in_env {
+        ConfigError::IncompleteEnvironment {
+            missing: "DATABRICKS_HOST",
+        }
+    } else {
+        ConfigError::NotConfigured {
+            path: path.to_path_buf(),
+        }
+    }
 }
 
 /// An optional positive number of seconds.
-fn seconds(
-    get: &dyn Fn(&str) -> Option<String>,
-    key: &str,
-    source: &Source,
-) -> Result<Option<u64>, ConfigError> {
-    let Some(value) = get(key) else {
+fn seconds(value: Option<&str>, key: &str, source: &Source) -> Result<Option<u64>, ConfigError> {
+    let Some(value) = value else {
         return Ok(None);
     };
     match value.parse::<u64>() {
@@ -244,15 +188,14 @@ mod tests {
                                 [dev]\nHOST = https://DEV.example.com:8443/x\nToken = t-dev\n";
 
     fn token(resolved: &Resolved) -> &str {
-        match &resolved.auth {
-            Credentials::Token(token) => token.expose(),
-            Credentials::Basic { .. } => panic!("expected a token, got {resolved:?}"),
-        }
+        resolved.config.get("token").unwrap_or_default()
     }
 
     #[test]
-    fn a_named_profile_is_read_from_its_section_only() {
-        let setup = Setup::new(Some(TWO_PROFILES)).env("DATABRICKS_HOST", "https://env");
+    fn an_explicit_profile_beats_the_environment() {
+        let setup = Setup::new(Some(TWO_PROFILES))
+            .env("DATABRICKS_HOST", "https://env")
+            .env("DATABRICKS_TOKEN", "t-env");
         let resolved = setup.resolve(Some("dev")).unwrap();
         assert_eq!(resolved.host, "https://dev.example.com:8443");
         assert_eq!(token(&resolved), "t-dev");
@@ -302,92 +245,42 @@ mod tests {
 
     #[test]
     fn profiles_do_not_inherit_from_default() {
-        let setup = Setup::new(Some("[DEFAULT]\ntoken = t\n[dev]\nhost = https://dev\n"));
+        let setup = Setup::new(Some("[DEFAULT]\nhost = https://h\n[dev]\ntoken = t\n"));
         let error = setup.resolve(Some("dev")).unwrap_err();
         assert!(
             matches!(&error, ConfigError::IncompleteProfile { profile, missing, .. }
-                if profile == "dev" && missing.starts_with("token")),
+                if profile == "dev" && *missing == "host"),
             "{error:?}"
         );
-        assert!(
-            error
-                .to_string()
-                .contains("databricks configure --token --profile dev")
-        );
     }
 
     #[test]
-    fn a_profile_without_host_or_half_of_basic_auth_is_incomplete() {
-        for (text, expected) in [
-            ("[p]\ntoken = t\n", "host"),
-            ("[p]\nhost = h\nusername = u\n", "password"),
-            ("[p]\nhost = h\npassword = pw\n", "username"),
-            (
-                "[p]\nhost = h\ntoken =\n",
-                "token (nor username and password)",
-            ),
-        ] {
-            let error = Setup::new(Some(text)).resolve(Some("p")).unwrap_err();
-            assert!(
-                matches!(error, ConfigError::IncompleteProfile { missing, .. } if missing == expected),
-                "{text:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn the_environment_is_the_whole_configuration() {
+    fn the_environment_alone_when_it_has_a_host() {
         let setup = Setup::new(Some(TWO_PROFILES))
             .env("DATABRICKS_HOST", "http://127.0.0.1:8080/")
-            .env("DATABRICKS_TOKEN", "t-env")
+            .env("DATABRICKS_USERNAME", "me")
             .env("DATABRICKS_INSECURE", "YES");
         let resolved = setup.resolve(None).unwrap();
         assert_eq!(resolved.host, "http://127.0.0.1:8080");
-        assert_eq!(token(&resolved), "t-env");
+        assert_eq!(token(&resolved), "", "nothing from the file");
+        assert_eq!(resolved.config.get("username"), Some("me"));
         assert!(resolved.insecure);
         assert_eq!(resolved.source, Source::Environment);
     }
 
     #[test]
-    fn the_environment_may_use_basic_auth() {
-        let setup = Setup::new(None)
-            .env("DATABRICKS_HOST", "h.example.com")
-            .env("DATABRICKS_USERNAME", "me")
-            .env("DATABRICKS_PASSWORD", "pw");
-        let resolved = setup.resolve(None).unwrap();
-        let Credentials::Basic { username, password } = &resolved.auth else {
-            panic!("expected basic auth");
-        };
-        assert_eq!((username.as_str(), password.expose()), ("me", "pw"));
-        assert!(!resolved.insecure);
-    }
-
-    #[test]
-    fn a_missing_half_of_the_environment_is_named() {
-        for (name, value, missing) in [
-            ("DATABRICKS_HOST", "https://h", "DATABRICKS_TOKEN"),
-            ("DATABRICKS_TOKEN", "t", "DATABRICKS_HOST"),
-        ] {
-            let setup = Setup::new(Some(TWO_PROFILES)).env(name, value);
-            let error = setup.resolve(None).unwrap_err();
-            assert!(
-                matches!(error, ConfigError::IncompleteEnvironment { missing: m } if m == missing),
-                "{name}"
-            );
-        }
-        let setup = Setup::new(None)
-            .env("DATABRICKS_HOST", "https://h")
-            .env("DATABRICKS_USERNAME", "me");
+    fn environment_credentials_without_a_host_name_it() {
+        let setup = Setup::new(Some(TWO_PROFILES)).env("DATABRICKS_TOKEN", "t");
         let error = setup.resolve(None).unwrap_err();
         assert!(
-            error.to_string().contains("DATABRICKS_PASSWORD is not set"),
-            "{error}"
+            matches!(error, ConfigError::IncompleteEnvironment { missing } if missing == "DATABRICKS_HOST"),
+            "{error:?}"
         );
     }
 
     #[test]
     fn otherwise_the_default_profile_is_used() {
-        let setup = Setup::new(Some(TWO_PROFILES)).env("DATABRICKS_USERNAME", "ignored");
+        let setup = Setup::new(Some(TWO_PROFILES)).env("DATABRICKS_CLUSTER_ID", "c-1");
         let resolved = setup.resolve(None).unwrap();
         assert_eq!(resolved.host, "https://default.example.com");
         assert_eq!(token(&resolved), "t-default");
@@ -413,15 +306,6 @@ mod tests {
             );
             assert!(message.contains("DATABRICKS_HOST"), "{message}");
         }
-    }
-
-    #[test]
-    fn a_token_wins_over_username_and_password() {
-        let text = "[DEFAULT]\nhost = h\nusername = u\npassword = p\ntoken = t\n";
-        assert_eq!(token(&Setup::new(Some(text)).resolve(None).unwrap()), "t");
-        let text = "[DEFAULT]\nhost = h\nusername = u\npassword = p\n";
-        let resolved = Setup::new(Some(text)).resolve(None).unwrap();
-        assert!(matches!(resolved.auth, Credentials::Basic { .. }));
     }
 
     #[test]

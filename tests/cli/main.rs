@@ -9,6 +9,7 @@ mod harness;
 
 mod acls;
 mod aliases;
+mod auth;
 mod completion;
 mod concurrency;
 mod config_files;

@@ -105,7 +105,10 @@ fn named_profile_then_environment_then_default() {
         bob_env[0],
         bob_env[1],
     ];
-    check(&[], &alice_by_variable, Server::Profile, ALICE);
+    // auth.md: a profile named by the variable keeps the SDKs' env-first precedence; only an
+    // explicit --profile beats credentials in the environment.
+    check(&[], &alice_by_variable, Server::Environment, BOB);
+    check(&[], &alice_by_variable[..1], Server::Profile, ALICE);
     check(
         &["--profile", "DEFAULT"],
         &alice_by_variable,
@@ -180,8 +183,18 @@ fn username_and_password_authenticate_with_basic() {
 
     setup.list_scopes(&["--profile", "basic"], &[]).ok();
     setup.assert_one_call(Server::Profile, ALICE);
-    setup.list_scopes(&["--profile", "token-wins"], &[]).ok();
-    setup.assert_one_call(Server::Profile, BOB);
+    // auth.md: a token with a user name and password is two methods, refused as the SDKs do.
+    let run = setup.list_scopes(&["--profile", "token-wins"], &[]);
+    let stderr = run.fails_with(1);
+    assert!(
+        stderr.contains("more than one authorization method configured: basic and pat"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(ALICE_TOKEN) && !stderr.contains(BOB_TOKEN),
+        "{stderr}"
+    );
+    setup.assert_no_calls();
 
     let other = setup.other_url();
     let basic_env = [
