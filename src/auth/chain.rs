@@ -229,9 +229,13 @@ async fn token_provider(
             ))
         }
         "databricks-cli" => {
-            let store = environment.store.clone().ok_or_else(|| {
+            let file = environment.store.clone().ok_or_else(|| {
                 AuthError::NotConfigured("no home directory for the token storage; set HOME".into())
             })?;
+            // The OS keyring or the file, as `auth login` chose (the Go CLI's selection).
+            let variable = environment.var(super::keyring::STORAGE_VARIABLE);
+            let store =
+                super::keyring::login_store(file, &config.config_path, variable.as_deref())?;
             let source =
                 DatabricksCliTokens::new(store, config.profile.clone(), &host, discovery(), http);
             Ok(TokenProvider::new(

@@ -51,6 +51,9 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
 
     /// Stores every entry at once; `_lock` shows the caller holds the lock.
     fn save(&self, lock: &StoreLock, entries: &[(String, StoredToken)]) -> Result<(), AuthError>;
+
+    /// Removes the entries of `keys` (`auth logout`); whether there was any.
+    fn remove(&self, lock: &StoreLock, keys: &[&str]) -> Result<bool, AuthError>;
 }
 
 #[derive(Debug, Clone)]
@@ -160,10 +163,21 @@ impl TokenStore for FileTokenStore {
         }
         self.write(tokens)
     }
+
+    fn remove(&self, _lock: &StoreLock, keys: &[&str]) -> Result<bool, AuthError> {
+        let mut tokens = self.read()?;
+        let before = tokens.len();
+        tokens.retain(|key, _| !keys.contains(&key.as_str()));
+        if tokens.len() == before {
+            return Ok(false);
+        }
+        self.write(tokens)?;
+        Ok(true)
+    }
 }
 
 /// An entry as the Go CLI writes an `oauth2.Token`, field order included.
-fn stored_to_json(stored: &StoredToken) -> Value {
+pub(super) fn stored_to_json(stored: &StoredToken) -> Value {
     let token = &stored.token;
     let mut entry = Map::new();
     entry.insert("access_token".into(), token.access_token.expose().into());
@@ -183,7 +197,7 @@ fn stored_to_json(stored: &StoredToken) -> Value {
     Value::Object(entry)
 }
 
-fn stored_from_json(entry: &Value) -> Option<StoredToken> {
+pub(super) fn stored_from_json(entry: &Value) -> Option<StoredToken> {
     let text = |key: &str| {
         entry
             .get(key)

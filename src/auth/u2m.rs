@@ -79,7 +79,17 @@ impl DatabricksCliTokens {
         self.store.load(&self.host_key)
     }
 
+    /// A new token from the refresh token, however fresh the stored one (`auth token
+    /// --force-refresh`); a failed refresh is an error.
+    pub async fn force_refresh(&self) -> Result<Token, AuthError> {
+        self.fetch_or_refresh(true).await
+    }
+
     async fn fetch(&self) -> Result<Token, AuthError> {
+        self.fetch_or_refresh(false).await
+    }
+
+    async fn fetch_or_refresh(&self, force: bool) -> Result<Token, AuthError> {
         let now = SystemTime::now();
         let early = EarlyRefresh::DATABRICKS_CLI;
         let not_stored = || {
@@ -89,18 +99,18 @@ impl DatabricksCliTokens {
             ))
         };
         let stored = self.load()?.ok_or_else(not_stored)?;
-        if early.is_fresh(&stored.token, now) {
+        if !force && early.is_fresh(&stored.token, now) {
             return Ok(stored.token);
         }
         let lock = self.store.lock()?;
         // Another process may have refreshed while this one waited for the lock.
         let stored = self.load()?.ok_or_else(not_stored)?;
-        if early.is_fresh(&stored.token, SystemTime::now()) {
+        if !force && early.is_fresh(&stored.token, SystemTime::now()) {
             return Ok(stored.token);
         }
         let refreshed = match self.refresh(&stored.token).await {
             Ok(token) => token,
-            Err(error) if is_usable(&stored.token) => {
+            Err(error) if !force && is_usable(&stored.token) => {
                 self.http.debug(&|| {
                     format!("Proactive token refresh failed ({error}); using the current token")
                 });

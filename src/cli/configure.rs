@@ -41,12 +41,23 @@ pub struct Configure {
     /// `insecure` is removed from the profile)
     #[arg(long)]
     pub insecure: bool,
+
+    /// Log in with OAuth in the browser instead (as `databricks auth login`)
+    #[arg(long, conflicts_with_all = ["token_file", "aad_token", "insecure"])]
+    pub oauth: bool,
 }
 
 impl Configure {
     /// Writes the global `--profile`; else `DATABRICKS_CONFIG_PROFILE`, else `DEFAULT`, the
     /// profile every other command would read.
     pub fn run(self, context: &Context) -> Result<()> {
+        if self.oauth {
+            return super::auth::configure_oauth(
+                context.profile(),
+                self.host.as_deref(),
+                context.debug(),
+            );
+        }
         let profile_variable = non_empty_variable(PROFILE_VARIABLE);
         let profile = context
             .profile()

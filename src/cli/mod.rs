@@ -2,6 +2,7 @@
 //! `run(self, &Context)` (async where it calls the API).
 
 mod argv;
+mod auth;
 mod completion;
 pub mod configure;
 mod hints;
@@ -19,7 +20,7 @@ use anyhow::Context as _;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::api::{self, Client, ClientOptions};
-use crate::auth;
+use crate::auth::{ChainCredentials, DebugLog, Environment, RetryRules, TokenHttp};
 use crate::config::{self, Resolved, Source};
 use crate::output::{Format, Style};
 
@@ -86,6 +87,9 @@ impl GlobalOptions {
 enum Command {
     /// Write a workspace host and token into a profile of the config file
     Configure(configure::Configure),
+    /// Log in with OAuth in the browser, print tokens for SDKs, log out, switch profiles
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
     /// Create, list and delete secret scopes, secrets and their access rules
     #[command(subcommand)]
     Secrets(secrets::SecretsCommand),
@@ -115,6 +119,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let context = Context { global: cli.global };
     match cli.command {
         Command::Configure(command) => command.run(&context),
+        Command::Auth(command) => command.run(&context),
         Command::Secrets(command) => {
             // A bad output format is a usage error before anything is sent.
             context.style()?;
@@ -139,6 +144,16 @@ impl Context {
     /// The global `--profile`, if given.
     pub fn profile(&self) -> Option<&str> {
         self.global.profile.as_deref()
+    }
+
+    /// Whether `--debug` was given.
+    pub fn debug(&self) -> bool {
+        self.global.debug
+    }
+
+    /// The `--output` format, if given.
+    pub fn output(&self) -> Option<Format> {
+        self.global.output
     }
 
     /// How results are printed: dialect and format (a usage error for a bad
@@ -192,18 +207,15 @@ impl Context {
         &self,
         resolved: &Resolved,
         settings: &api::HttpSettings<'_>,
-    ) -> Result<auth::ChainCredentials, api::Error> {
-        let debug: auth::DebugLog = self.global.debug.then(|| {
+    ) -> Result<ChainCredentials, api::Error> {
+        let debug: DebugLog = self.global.debug.then(|| {
             Arc::new(|line: &str| print_event(&api::Event::Debug(line.to_string())))
                 as Arc<dyn Fn(&str) + Send + Sync>
         });
         let http = api::http_client(&resolved.host, settings)?;
-        let http = auth::TokenHttp::new(http, auth::RetryRules::default(), debug.clone());
-        let environment = auth::Environment::for_process(http, debug);
-        Ok(auth::ChainCredentials::new(
-            resolved.config.clone(),
-            environment,
-        ))
+        let http = TokenHttp::new(http, RetryRules::default(), debug.clone());
+        let environment = Environment::for_process(http, debug);
+        Ok(ChainCredentials::new(resolved.config.clone(), environment))
     }
 }
 

@@ -2,7 +2,10 @@
 //!
 //! The Go SDK runs `databricks version` and reads `Databricks CLI v<semver>`; the Python SDK runs
 //! `databricks version --output json` and reads the numbers `Major`, `Minor` and `Patch`, as the
-//! Go CLI prints them.
+//! Go CLI prints them. Both decide from that version how to call `databricks auth token`
+//! (`--profile` from v0.207.1, `--force-refresh` from v0.296.0), so the version reported is the
+//! Go CLI release whose `auth token` contract this CLI implements, with this program's own name
+//! and version as semver build metadata: `Databricks CLI v0.296.0+databricks-secrets.0.1.0`.
 
 use clap::Args;
 use serde_json::json;
@@ -13,12 +16,34 @@ use crate::output::{self, Format};
 /// The name in the version line.
 pub const PRODUCT: &str = "Databricks CLI";
 
-/// The version as the Go CLI shows it: `v` and the semantic version.
-pub const TAGGED_VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"));
+/// The Go CLI release whose `auth token` behaviour (flags, JSON, messages) this CLI has.
+macro_rules! go_cli_contract {
+    () => {
+        "0.296.0"
+    };
+}
 
-const MAJOR: u64 = parse_number(env!("CARGO_PKG_VERSION_MAJOR"));
-const MINOR: u64 = parse_number(env!("CARGO_PKG_VERSION_MINOR"));
-const PATCH: u64 = parse_number(env!("CARGO_PKG_VERSION_PATCH"));
+/// The semantic version reported: the contract, with this program's own version as metadata.
+macro_rules! reported_version {
+    () => {
+        concat!(
+            go_cli_contract!(),
+            "+",
+            env!("CARGO_PKG_NAME"),
+            ".",
+            env!("CARGO_PKG_VERSION")
+        )
+    };
+}
+
+/// The version as the Go CLI shows it: `v`, the Go CLI contract, `+`, this program's version.
+pub const TAGGED_VERSION: &str = concat!("v", reported_version!());
+
+const VERSION: &str = reported_version!();
+
+const MAJOR: u64 = 0;
+const MINOR: u64 = 296;
+const PATCH: u64 = 0;
 
 #[derive(Args, Debug)]
 pub struct Version {}
@@ -33,7 +58,8 @@ impl Version {
     }
 }
 
-/// `Databricks CLI v1.2.3` and a newline, as `--version` prints it too.
+/// `Databricks CLI v0.296.0+databricks-secrets.0.1.0` and a newline, as `--version` prints it
+/// too.
 fn version_line() -> String {
     format!("{PRODUCT} {TAGGED_VERSION}\n")
 }
@@ -42,29 +68,13 @@ fn version_line() -> String {
 fn version_json() -> serde_json::Value {
     json!({
         "ProjectName": env!("CARGO_PKG_NAME"),
-        "Version": env!("CARGO_PKG_VERSION"),
+        "Version": VERSION,
         "Major": MAJOR,
         "Minor": MINOR,
         "Patch": PATCH,
-        "Prerelease": env!("CARGO_PKG_VERSION_PRE"),
+        "Prerelease": "",
+        "BuildMetadata": VERSION.split_once('+').map_or("", |(_, metadata)| metadata),
     })
-}
-
-/// A decimal number at compile time: a version part that is not one fails the build.
-const fn parse_number(digits: &str) -> u64 {
-    let bytes = digits.as_bytes();
-    assert!(!bytes.is_empty(), "a version part is empty");
-    let mut value = 0;
-    let mut index = 0;
-    while index < bytes.len() {
-        assert!(
-            bytes[index].is_ascii_digit(),
-            "a version part is not a number"
-        );
-        value = value * 10 + (bytes[index] - b'0') as u64;
-        index += 1;
-    }
-    value
 }
 
 #[cfg(test)]
@@ -88,8 +98,14 @@ mod tests {
     }
 
     #[test]
-    fn version_parts_are_parsed_as_decimal_numbers() {
-        assert_eq!(parse_number("0"), 0);
-        assert_eq!(parse_number("296"), 296);
+    fn sdks_see_the_force_refresh_contract_and_users_this_programs_version() {
+        assert!((MAJOR, MINOR, PATCH) >= (0, 296, 0));
+        assert_eq!(
+            VERSION,
+            format!(
+                "{MAJOR}.{MINOR}.{PATCH}+databricks-secrets.{}",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
     }
 }

@@ -85,6 +85,11 @@ impl ProfileFile {
         self.document.remove(profile, key);
     }
 
+    /// Removes the whole profile (`auth logout --delete`).
+    pub fn remove_profile(&mut self, profile: &str) {
+        self.document.remove_section(profile);
+    }
+
     /// What `databricks configure` writes: `host` and `token`, and `insecure = true` when asked
     /// (else `insecure` is removed, as the legacy CLI does); `username`/`password` are removed so
     /// the token is what authenticates.

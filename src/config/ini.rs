@@ -167,6 +167,27 @@ impl Document {
         }
     }
 
+    /// Removes every block of `section`: its headers and the lines up to the next header.
+    pub fn remove_section(&mut self, section: &str) {
+        let mut current: Option<&str> = None;
+        let keep: Vec<bool> = self
+            .kinds
+            .iter()
+            .map(|kind| {
+                if let Kind::Header(name) = kind {
+                    current = Some(name);
+                }
+                current != Some(section)
+            })
+            .collect();
+        let mut index = 0;
+        self.lines.retain(|_| {
+            index += 1;
+            keep[index - 1]
+        });
+        self.kinds = classify(&self.lines);
+    }
+
     fn find_entry(&self, section: &str, key: &str) -> Option<EntrySpan> {
         let mut current: Option<&str> = None;
         for (index, kind) in self.kinds.iter().enumerate() {
@@ -469,6 +490,19 @@ mod tests {
         let mut document = parse(text);
         edit(&mut document);
         String::from_utf8(document.to_bytes()).unwrap()
+    }
+
+    #[test]
+    fn remove_section_drops_its_lines_and_keeps_the_rest() {
+        let text = "# top\n[a]\nhost = 1\n\n[b]\nx = 2\n; b note\n[c]\nz = 4\n";
+        assert_eq!(
+            edited(text, |document| document.remove_section("b")),
+            "# top\n[a]\nhost = 1\n\n[c]\nz = 4\n"
+        );
+        assert_eq!(
+            edited(text, |document| document.remove_section("none")),
+            text
+        );
     }
 
     #[test]

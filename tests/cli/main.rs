@@ -25,6 +25,8 @@ mod get;
 mod go_dialect;
 mod import_export;
 mod keyvault;
+#[cfg(unix)] // the browser is a shell script around curl
+mod login;
 mod put;
 mod resolution;
 mod smoke;
