@@ -10,7 +10,8 @@ use crate::api::{MAX_VALUE_BYTES, SecretValue};
 use crate::editor::{self, EditorError};
 use crate::secret::{Secret, SecretBytes};
 
-/// The value options of `put`; at most one may be given.
+/// The value options of `put`. clap's `conflicts_with` rules on `put` let at most one through,
+/// so no second check of that rule is made here.
 #[derive(Debug, Clone, Default)]
 pub struct ValueFlags {
     pub string_value: Option<String>,
@@ -18,26 +19,10 @@ pub struct ValueFlags {
     pub bytes_value: Option<String>,
 }
 
-impl ValueFlags {
-    fn given_count(&self) -> usize {
-        [
-            self.string_value.is_some(),
-            self.binary_file.is_some(),
-            self.bytes_value.is_some(),
-        ]
-        .into_iter()
-        .filter(|&given| given)
-        .count()
-    }
-}
-
 /// A value option or value that breaks a rule: a mistake in how `put` was called, found
 /// before anything is sent.
 #[derive(Debug, thiserror::Error)]
 pub enum InvalidValue {
-    #[error("give only one of --string-value, --binary-file and --bytes-value")]
-    TwoSources,
-
     #[error(
         "the secret value is empty, nothing was sent: give a value with --string-value, \
          --binary-file PATH or --bytes-value, pipe it on standard input, or type it in the \
@@ -70,9 +55,6 @@ fn read_value_from(
     stdin_is_terminal: bool,
     edit: impl FnOnce() -> Result<SecretValue, EditorError>,
 ) -> anyhow::Result<SecretValue> {
-    if flags.given_count() > 1 {
-        return Err(InvalidValue::TwoSources.into());
-    }
     let value = if let Some(text) = flags.string_value {
         SecretValue::Text(Secret::new(text))
     } else if let Some(path) = flags.binary_file {
@@ -234,18 +216,6 @@ mod tests {
             aborted.to_string().contains("nothing was sent"),
             "{aborted}"
         );
-    }
-
-    #[test]
-    fn two_sources_are_refused() {
-        let flags = ValueFlags {
-            string_value: Some(String::new()),
-            bytes_value: Some("x".into()),
-            ..ValueFlags::default()
-        };
-        let error = read(flags, b"", false).unwrap_err();
-        assert!(error.to_string().contains("only one of"), "{error}");
-        assert!(error.is::<InvalidValue>());
     }
 
     #[test]
