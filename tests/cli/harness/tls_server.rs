@@ -3,15 +3,13 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::PrivateKeyDer;
 
-/// An https server on 127.0.0.1 with a fresh self-signed certificate (made by `openssl`), that
+/// An https server on 127.0.0.1 with a fresh self-signed certificate (made by `rcgen`), that
 /// answers every request with one scope named `behind-tls`. It counts the requests it answered,
 /// which is only possible after a completed TLS handshake.
 pub struct SelfSignedServer {
@@ -29,32 +27,16 @@ impl SelfSignedServer {
             directory.path().join("cert.pem"),
             directory.path().join("key.pem"),
         );
-        let status = Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-            ])
-            .args(["-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
-            .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-            // Not a CA: so that trusting the certificate itself (SSL_CERT_FILE) is enough.
-            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-            .arg("-keyout")
-            .arg(&key_path)
-            .arg("-out")
-            .arg(&cert_path)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .expect("openssl runs");
-        assert!(status.success(), "openssl made a certificate");
-        let certificates = CertificateDer::pem_file_iter(&cert_path)
-            .expect("certificate readable")
-            .collect::<Result<Vec<_>, _>>()
-            .expect("certificate parsed");
-        let key = PrivateKeyDer::from_pem_file(&key_path).expect("key parsed");
+        // Not a CA (no basicConstraints): so that trusting the certificate itself
+        // (SSL_CERT_FILE) is enough.
+        let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .expect("certificate parameters");
+        let key_pair = rcgen::KeyPair::generate().expect("a key pair");
+        let certificate = params.self_signed(&key_pair).expect("a certificate");
+        std::fs::write(&cert_path, certificate.pem()).expect("certificate written");
+        std::fs::write(&key_path, key_pair.serialize_pem()).expect("key written");
+        let certificates = vec![certificate.der().clone()];
+        let key = PrivateKeyDer::try_from(key_pair.serialize_der()).expect("key parsed");
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let tls = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
