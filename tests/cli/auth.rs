@@ -521,7 +521,14 @@ fn databricks_cli_profiles_read_the_go_token_cache_and_refresh_it() {
         "[dev]\nhost = {url}\nauth_type = databricks-cli\n"
     ));
 
-    let run = run(&env, &["secrets", "list-scopes", "--profile", "dev"], &[]);
+    // The token cache file as the Go CLI keeps it, not the OS keyring (which Windows and macOS
+    // have, so it would be asked first).
+    let file_storage = [("DATABRICKS_AUTH_STORAGE", "plaintext")];
+    let run = run(
+        &env,
+        &["secrets", "list-scopes", "--profile", "dev"],
+        &file_storage,
+    );
     let stderr = run.fails_with(1);
     assert!(
         stderr.contains("databricks OAuth is not configured for this host"),
@@ -547,7 +554,7 @@ fn databricks_cli_profiles_read_the_go_token_cache_and_refresh_it() {
     let run = self::run(
         &env,
         &["secrets", "list-scopes", "--profile", "dev", "--debug"],
-        &[],
+        &file_storage,
     );
     run.ok();
     assert_no_secret(&run, &[refresh_token]);
