@@ -17,8 +17,8 @@ use super::credentials::CredentialProvider;
 use super::error::Error;
 use super::event::{Event, Events, Observer};
 use super::models::{
-    AclItem, CreateScope, ListAcls, ListScopes, ListSecrets, Permission, Reply, ScopeBackend,
-    SecretContent, SecretValue,
+    AclItem, CreateScope, CurrentUser, ListAcls, ListScopes, ListSecrets, Permission, Reply,
+    ScopeBackend, SecretContent, SecretValue,
 };
 use super::retry::{Change, RetryNotice, RetryPolicy, RetryTiming};
 use super::transport::{HttpSettings, Request, Transport, object_reply};
@@ -132,6 +132,11 @@ impl Client {
         let body = json!({ "scope": scope });
         self.post(Change::Delete, "/api/2.0/secrets/scopes/delete", body)
             .await
+    }
+
+    /// Who the credentials belong to: the cheapest call that proves they work.
+    pub async fn current_user(&self) -> Result<Reply<CurrentUser>, Error> {
+        self.get("/api/2.0/preview/scim/v2/Me", &[]).await
     }
 
     pub async fn list_scopes(&self) -> Result<Reply<ListScopes>, Error> {

@@ -27,9 +27,14 @@ pub trait CredentialProvider: Send + Sync {
     /// wherever an answer, a debug line or an error would show it.
     fn secrets_to_mask(&self) -> Vec<SecretBytes>;
 
-    /// The server answered 401 to the headers last given: a provider that caches a token
-    /// forgets it here, so that the next `headers` fetches a new one. The call itself fails.
-    fn rejected(&self) {}
+    /// The server answered 401 to a request that carried `refused`: a provider that caches a
+    /// token forgets it here (unless it has replaced it already), so that the next `headers`
+    /// has a new one, and returns true; the request is then sent once more. Fixed credentials
+    /// return false: the call fails.
+    fn rejected(&self, refused: &AuthHeaders) -> bool {
+        let _ = refused;
+        false
+    }
 }
 
 /// Credentials that never change: a personal access token (`Bearer`) or a user name and

@@ -35,6 +35,13 @@ pub enum ScopeBackend {
     },
 }
 
+/// The principal the credentials belong to (SCIM `Me`): a user, or a service principal.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CurrentUser {
+    #[serde(rename = "userName")]
+    pub user_name: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ListScopes {
     #[serde(default, deserialize_with = "null_as_empty")]

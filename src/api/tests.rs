@@ -856,11 +856,22 @@ async fn no_debug_lines_without_debug() {
     assert!(events.lock().unwrap().is_empty());
 }
 
-/// A provider like the OAuth one to come: a new token for every attempt, an extra header, and
-/// a count of the 401 answers it hears of.
+/// A provider like the OAuth one: a new token for every attempt, an extra header, and a count
+/// of the 401 answers it hears of; `refreshable` says whether it can replace a refused token.
 struct RotatingCredentials {
     issued: AtomicUsize,
     rejected: AtomicUsize,
+    refreshable: bool,
+}
+
+impl RotatingCredentials {
+    fn new(refreshable: bool) -> Arc<RotatingCredentials> {
+        Arc::new(RotatingCredentials {
+            issued: AtomicUsize::new(0),
+            rejected: AtomicUsize::new(0),
+            refreshable,
+        })
+    }
 }
 
 impl RotatingCredentials {
@@ -894,8 +905,9 @@ impl CredentialProvider for RotatingCredentials {
             .collect()
     }
 
-    fn rejected(&self) {
+    fn rejected(&self, _refused: &AuthHeaders) -> bool {
         self.rejected.fetch_add(1, Ordering::SeqCst);
+        self.refreshable
     }
 }
 
@@ -908,10 +920,7 @@ async fn every_attempt_asks_the_provider_for_its_headers() {
     )
     .expect("an emulator");
     emulator.inject_fault(Fault::html(503, ""));
-    let provider = Arc::new(RotatingCredentials {
-        issued: AtomicUsize::new(0),
-        rejected: AtomicUsize::new(0),
-    });
+    let provider = RotatingCredentials::new(true);
     let mut options = options(&emulator.url());
     options.credentials = provider.clone();
     client(options).list_scopes().await.unwrap();
@@ -936,10 +945,7 @@ async fn a_provider_s_extra_headers_are_sent_masked_and_told_of_a_401() {
         RotatingCredentials::MANAGEMENT_TOKEN
     );
     emulator.inject_fault(api_error(401, "UNAUTHENTICATED", &echo));
-    let provider = Arc::new(RotatingCredentials {
-        issued: AtomicUsize::new(0),
-        rejected: AtomicUsize::new(0),
-    });
+    let provider = RotatingCredentials::new(false);
     let observe = |url: &str| {
         let (mut options, events) = observed(url);
         options.credentials = provider.clone();
@@ -969,6 +975,42 @@ async fn a_provider_s_extra_headers_are_sent_masked_and_told_of_a_401() {
         !log.contains("rotating-token") && !log.contains("management-token"),
         "{log}"
     );
+}
+
+#[tokio::test]
+async fn a_refused_token_that_can_be_replaced_is_retried_once_with_a_new_one() {
+    let emulator = Emulator::start(
+        Config::default()
+            .with_user("first@example.com", RotatingCredentials::token(0))
+            .with_user("second@example.com", RotatingCredentials::token(1))
+            .with_user("third@example.com", RotatingCredentials::token(2)),
+    )
+    .expect("an emulator");
+    let provider = RotatingCredentials::new(true);
+    let mut options = options(&emulator.url());
+    options.credentials = provider.clone();
+    let api = client(options);
+
+    emulator.inject_fault(api_error(401, "UNAUTHENTICATED", "token revoked"));
+    api.put_secret("s", "k", &SecretValue::Text(Secret::new("v")))
+        .await
+        .expect_err("no scope s, but the 401 was retried");
+    let users: Vec<_> = emulator.requests().into_iter().map(|r| r.user).collect();
+    assert_eq!(
+        users,
+        [
+            Some("first@example.com".to_owned()),
+            Some("second@example.com".to_owned())
+        ]
+    );
+    assert_eq!(provider.rejected.load(Ordering::SeqCst), 1);
+
+    // A second refusal in a row is the answer: one retry, never a loop.
+    emulator.inject_fault(api_error(401, "UNAUTHENTICATED", "no").with_count(2));
+    let error = api.list_scopes().await.unwrap_err();
+    assert_eq!(error.status(), Some(401));
+    assert_eq!(emulator.requests().len(), 4);
+    assert_eq!(provider.rejected.load(Ordering::SeqCst), 3);
 }
 
 #[test]

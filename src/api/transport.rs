@@ -12,7 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::credentials::CredentialProvider;
+use super::credentials::{AuthHeaders, CredentialProvider};
 use super::debug::{CredentialMask, body_for_log, redact};
 use super::error::{Error, error_from_body, excerpt};
 use super::event::Events;
@@ -126,22 +126,42 @@ impl Transport {
         error.masked(&|text| mask.text(text))
     }
 
-    /// One request and its answer.
+    /// One request and its answer. A 401 tells the provider its token was refused; when it
+    /// can get a new one (an OAuth token revoked or expired early), the request is sent once
+    /// more with it, so a token dropped by the server costs no failed command. A 401 means the
+    /// request was not carried out, so a change is safe to resend.
     pub async fn attempt(&self, request: &Request) -> Result<Answer, Failure> {
+        let (answer, refused) = self.send(request).await;
+        match refused {
+            Some(refused) if self.credentials.rejected(&refused) => {}
+            _ => return answer,
+        }
+        self.events
+            .debug(|| "the token was refused (401): sending again with a new one".to_owned());
+        let (answer, refused_again) = self.send(request).await;
+        if let Some(refused) = refused_again {
+            self.credentials.rejected(&refused);
+        }
+        answer
+    }
+
+    /// Sends one request; when the server refused the credentials (401), also the headers
+    /// that carried them.
+    async fn send(&self, request: &Request) -> (Result<Answer, Failure>, Option<AuthHeaders>) {
         let number = self.next_request.fetch_add(1, Ordering::Relaxed);
         let (method, url) = (&request.method, &request.url);
-        let headers = self
-            .credentials
-            .headers()
-            .await
-            .map_err(Failure::Unusable)?;
+        let sent = match self.credentials.headers().await {
+            Ok(headers) => headers,
+            Err(error) => return (Err(Failure::Unusable(error)), None),
+        };
         let mask = self.mask();
         let debug = |line: &dyn Fn() -> String| self.events.debug(|| mask.text(&line()));
         debug(&|| format!("> #{number} {method} {url}"));
         let mut builder = self.http.request(method.clone(), url);
-        for (name, mut value) in headers {
+        for (name, value) in &sent {
+            let mut value = value.clone();
             value.set_sensitive(true);
-            debug(&|| format!("> #{number} {}", header_for_log(&name, &value)));
+            debug(&|| format!("> #{number} {}", header_for_log(name, &value)));
             builder = builder.header(name, value);
         }
         if let Some((bytes, redacted)) = &request.body {
@@ -161,17 +181,14 @@ impl Transport {
                         root_cause(&error)
                     )
                 });
-                return Err(self.transport_failure(&error, url));
+                return (Err(self.transport_failure(&error, url)), None);
             }
         };
         let millis = started.elapsed().as_millis();
         debug(&|| format!("< #{number} {status} ({millis} ms)"));
         debug(&|| format!("< #{number} {}", body_for_log(&mask.bytes(&bytes))));
-        if status == StatusCode::UNAUTHORIZED {
-            // A provider that caches a token forgets the refused one here.
-            self.credentials.rejected();
-        }
-        classify_answer(status, &headers, &bytes, &mask)
+        let refused = (status == StatusCode::UNAUTHORIZED).then_some(sent);
+        (classify_answer(status, &headers, &bytes, &mask), refused)
     }
 
     fn transport_failure(&self, error: &reqwest::Error, url: &str) -> Failure {

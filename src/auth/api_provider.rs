@@ -1,6 +1,7 @@
 //! The api client's credentials seam, served by the method chain: the method is chosen (and its
 //! first token fetched) at the first request, once however many requests start together; every
-//! later request gets the cached token, refreshed before it expires; a 401 drops it.
+//! later request gets the cached token, refreshed before it expires; a 401 drops it (and the
+//! api client sends the request once more with a new one).
 
 use std::sync::{Arc, Mutex};
 
@@ -25,7 +26,10 @@ pub struct ChainCredentials {
 }
 
 enum Chosen {
-    Static(StaticCredentials),
+    Static {
+        method: &'static str,
+        credentials: StaticCredentials,
+    },
     Tokens {
         method: &'static str,
         provider: Arc<TokenProvider>,
@@ -42,18 +46,28 @@ impl ChainCredentials {
         }
     }
 
+    /// The method that authenticates, once the first request has chosen it.
+    pub fn method(&self) -> Option<&'static str> {
+        match self.chosen.get()? {
+            Ok(Chosen::Static { method, .. } | Chosen::Tokens { method, .. }) => Some(method),
+            Err(_) => None,
+        }
+    }
+
     async fn choose(&self) -> Result<Chosen, AuthError> {
         let configured = configure(&self.config, &self.environment).await?;
         self.environment
             .debug(&format!("Authenticated with {}", configured.method));
         let unsendable = |error: api::Error| AuthError::Failed(error.to_string());
         Ok(match configured.credentials {
-            Credentials::Pat(token) => {
-                Chosen::Static(StaticCredentials::bearer(&token).map_err(unsendable)?)
-            }
-            Credentials::Basic { username, password } => {
-                Chosen::Static(StaticCredentials::basic(&username, &password).map_err(unsendable)?)
-            }
+            Credentials::Pat(token) => Chosen::Static {
+                method: configured.method,
+                credentials: StaticCredentials::bearer(&token).map_err(unsendable)?,
+            },
+            Credentials::Basic { username, password } => Chosen::Static {
+                method: configured.method,
+                credentials: StaticCredentials::basic(&username, &password).map_err(unsendable)?,
+            },
             Credentials::Tokens(provider) => Chosen::Tokens {
                 method: configured.method,
                 provider,
@@ -67,7 +81,7 @@ impl ChainCredentials {
             message: error.to_string(),
         })?;
         let (method, provider) = match chosen {
-            Chosen::Static(credentials) => return credentials.headers().await,
+            Chosen::Static { credentials, .. } => return credentials.headers().await,
             Chosen::Tokens { method, provider } => (method, provider),
         };
         let headers = provider
@@ -116,7 +130,7 @@ impl CredentialProvider for ChainCredentials {
     }
 
     fn secrets_to_mask(&self) -> Vec<SecretBytes> {
-        if let Some(Ok(Chosen::Static(credentials))) = self.chosen.get() {
+        if let Some(Ok(Chosen::Static { credentials, .. })) = self.chosen.get() {
             return credentials.secrets_to_mask();
         }
         let handed_out = self
@@ -135,9 +149,21 @@ impl CredentialProvider for ChainCredentials {
             .collect()
     }
 
-    fn rejected(&self) {
-        if let Some(Ok(Chosen::Tokens { provider, .. })) = self.chosen.get() {
-            provider.reject();
-        }
+    fn rejected(&self, refused: &AuthHeaders) -> bool {
+        let Some(Ok(Chosen::Tokens { provider, .. })) = self.chosen.get() else {
+            return false;
+        };
+        // The tokens the refused headers carried: whole values, and after `Bearer `.
+        let tokens: Vec<Secret> = refused
+            .iter()
+            .filter_map(|(_, value)| value.to_str().ok())
+            .flat_map(|text| {
+                let credential = text.split_once(' ').map(|(_, credential)| credential);
+                std::iter::once(text).chain(credential)
+            })
+            .map(Secret::new)
+            .collect();
+        provider.reject(&tokens);
+        true
     }
 }

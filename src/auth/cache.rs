@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use ring::digest::{SHA256, digest};
@@ -16,6 +16,7 @@ use super::error::AuthError;
 use super::http::DebugLog;
 use super::storage::{OWN_KEY_PREFIX, StoredToken, TokenStore};
 use super::token::{Token, TokenSource};
+use crate::secret::Secret;
 
 /// How long before its expiry a token is replaced. Whatever the rule, a token is always used
 /// for at least half its lifetime, so that a short-lived token is not fetched for every request.
@@ -105,9 +106,10 @@ pub struct CachedToken {
     early: EarlyRefresh,
     current: tokio::sync::Mutex<Option<Token>>,
     persistent: Option<PersistentCache>,
-    /// The server refused the current token: the next request fetches a new one, even if the
-    /// stored one looks fresh.
-    rejected: AtomicBool,
+    /// Tokens the server refused (401): if the current token is one of them, the next request
+    /// fetches a new one, even if the stored one looks fresh. A refusal of a token already
+    /// replaced (a request that was under way meanwhile) fetches nothing.
+    refused: Mutex<Vec<Secret>>,
     debug: DebugLog,
 }
 
@@ -133,7 +135,7 @@ impl CachedToken {
             early,
             current: tokio::sync::Mutex::new(None),
             persistent,
-            rejected: AtomicBool::new(false),
+            refused: Mutex::new(Vec::new()),
             debug,
         }
     }
@@ -141,7 +143,11 @@ impl CachedToken {
     /// A token fresh enough to send; fetched (once, whoever else waits) when there is none.
     pub async fn token(&self) -> Result<Token, AuthError> {
         let mut current = self.current.lock().await;
-        let rejected = self.rejected.swap(false, Ordering::SeqCst);
+        let refused = std::mem::take(&mut *self.refused_tokens());
+        let rejected = match current.as_ref() {
+            Some(token) => refused.contains(&token.access_token),
+            None => !refused.is_empty(),
+        };
         let now = SystemTime::now();
         if !rejected {
             if let Some(token) = current.as_ref().filter(|t| self.early.is_fresh(t, now)) {
@@ -160,9 +166,16 @@ impl CachedToken {
         Ok(token)
     }
 
-    /// The server answered 401 to the current token: it is not used again.
-    pub fn reject(&self) {
-        self.rejected.store(true, Ordering::SeqCst);
+    /// The server answered 401 to a request that carried `refused` (tokens, or header values
+    /// holding them): the current token, if among them, is not used again.
+    pub fn reject(&self, refused: &[Secret]) {
+        self.refused_tokens().extend_from_slice(refused);
+    }
+
+    fn refused_tokens(&self) -> std::sync::MutexGuard<'_, Vec<Secret>> {
+        self.refused
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn log(&self, line: &dyn Fn() -> String) {

@@ -81,11 +81,12 @@ impl TokenProvider {
         Ok(headers)
     }
 
-    /// The server refused the last headers (401): the tokens are fetched anew next time.
-    pub fn reject(&self) {
-        self.workspace.reject();
+    /// The server refused headers that carried `refused` (401): those of the tokens that are
+    /// still current are fetched anew next time.
+    pub fn reject(&self, refused: &[Secret]) {
+        self.workspace.reject(refused);
         if let Some(management) = &self.management {
-            management.token.reject();
+            management.token.reject(refused);
         }
     }
 }

@@ -2,23 +2,39 @@
 //! profile and its file, or the environment variable). The `api` errors state only facts.
 
 use crate::api;
-use crate::config::Source;
+use crate::config::{Origin, Resolved, Source, UnifiedConfig};
+
+/// What a hint may name: where the host came from, where every attribute came from, and the
+/// method that authenticated (none before a request chose one).
+pub struct Used<'a> {
+    pub source: &'a Source,
+    pub config: &'a UnifiedConfig,
+    pub method: Option<&'a str>,
+}
+
+impl<'a> Used<'a> {
+    pub fn before_auth(resolved: &'a Resolved) -> Used<'a> {
+        Used {
+            source: &resolved.source,
+            config: &resolved.config,
+            method: None,
+        }
+    }
+}
 
 /// The error a user sees: the facts, then `Hint: ...` where a hint helps.
-pub fn explain(error: api::Error, source: &Source) -> anyhow::Error {
-    match hint(&error, source) {
+pub fn explain(error: api::Error, used: &Used) -> anyhow::Error {
+    match hint(&error, used) {
         Some(hint) => anyhow::anyhow!("{error}\nHint: {hint}"),
         None => error.into(),
     }
 }
 
-fn hint(error: &api::Error, source: &Source) -> Option<String> {
+fn hint(error: &api::Error, used: &Used) -> Option<String> {
+    let source = used.source;
     match (error, error.status()) {
         (api::Error::RateLimited { .. }, _) => Some(rate_limit_hint(source)),
-        (_, Some(401)) => Some(format!(
-            "the workspace did not accept the credentials from {source}; {}",
-            how_to_replace_credentials(source)
-        )),
+        (_, Some(401)) => Some(refused_credentials_hint(used)),
         (_, Some(403)) => Some(format!(
             "the credentials from {source} lack a permission this call needs; ask a scope \
              manager or workspace admin for access"
@@ -141,6 +157,102 @@ fn rate_limit_hint(source: &Source) -> String {
     }
 }
 
+/// The workspace refused the credentials: which method sent them, and the one thing that fixes
+/// them, named where it is set.
+fn refused_credentials_hint(used: &Used) -> String {
+    let Some(method) = used.method else {
+        return format!(
+            "the workspace did not accept the credentials from {}; {}",
+            used.source,
+            how_to_replace_credentials(used.source)
+        );
+    };
+    let config = used.config;
+    let set = |names: &[&str]| where_set(config, names);
+    let federation_policy = || match config.get("client_id") {
+        Some(client_id) => format!(
+            "the federation policy of service principal `{client_id}` ({}) accepts its issuer \
+             and subject",
+            set(&["client_id"])
+        ),
+        None => "the workspace's federation policy accepts its issuer and subject".to_string(),
+    };
+    let fix = match method {
+        "pat" => match config.setting("token").map(|setting| &setting.origin) {
+            Some(Origin::File { profile, .. }) => format!(
+                "check {}, or set a new one with `databricks configure --token --profile \
+                 {profile}`",
+                set(&["token"])
+            ),
+            _ => format!("check {}", set(&["token"])),
+        },
+        "basic" => format!("check {}", set(&["username", "password"])),
+        "oauth-m2m" => format!(
+            "check {} (the service principal's OAuth secret may have been deleted or expired: \
+             create a new one for it in the account console)",
+            set(&["client_id", "client_secret"])
+        ),
+        "databricks-cli" => match &config.profile {
+            Some(profile) => format!("run `databricks auth login --profile {profile}`"),
+            None => format!(
+                "run `databricks auth login --host {}`",
+                config.get("host").unwrap_or_default()
+            ),
+        },
+        "github-oidc" => format!(
+            "check that the job has `permissions: id-token: write` and that {}",
+            federation_policy()
+        ),
+        "azure-devops-oidc" => format!(
+            "check that the step passes SYSTEM_ACCESSTOKEN (`env: SYSTEM_ACCESSTOKEN: \
+             $(System.AccessToken)`) and that {}",
+            federation_policy()
+        ),
+        "env-oidc" => {
+            let variable = config
+                .get("oidc_token_env")
+                .unwrap_or("DATABRICKS_OIDC_TOKEN");
+            format!(
+                "check the ID token in {variable} (a fresh JWT of your CI) and that {}",
+                federation_policy()
+            )
+        }
+        "file-oidc" => format!(
+            "check the ID token in the file {} and that {}",
+            set(&["databricks_id_token_filepath"]),
+            federation_policy()
+        ),
+        "azure-client-secret" => format!(
+            "check {}, and that the service principal is a user of the workspace",
+            set(&["azure_client_id", "azure_client_secret", "azure_tenant_id"])
+        ),
+        "azure-msi" => "check that the managed identity is a user of the workspace".to_string(),
+        "azure-cli" => "run `az login` (in the workspace's tenant), then try again".to_string(),
+        _ => how_to_replace_credentials(used.source),
+    };
+    format!("the workspace did not accept the {method} credentials; {fix}")
+}
+
+/// Where each attribute is set: `client_id` in profile `sp` (FILE), or its variable.
+fn where_set(config: &UnifiedConfig, names: &[&str]) -> String {
+    let places: Vec<String> = names
+        .iter()
+        .map(
+            |name| match config.setting(name).map(|setting| &setting.origin) {
+                Some(Origin::File { path, profile }) => {
+                    format!("`{name}` in profile `{profile}` ({})", path.display())
+                }
+                Some(Origin::Env(variable)) => variable.to_string(),
+                Some(Origin::Flag(flag)) => flag.to_string(),
+                None => crate::config::attribute_named(name)
+                    .and_then(|attribute| attribute.env)
+                    .map_or_else(|| format!("`{name}`"), str::to_string),
+            },
+        )
+        .collect();
+    places.join(" and ")
+}
+
 fn how_to_replace_credentials(source: &Source) -> String {
     match source {
         Source::Profile { name, .. } => format!(
@@ -204,7 +316,75 @@ mod tests {
     }
 
     fn shown(error: api::Error, source: &Source) -> String {
-        explain(error, source).to_string()
+        shown_after(error, source, &no_settings(), None)
+    }
+
+    fn shown_after(
+        error: api::Error,
+        source: &Source,
+        config: &UnifiedConfig,
+        method: Option<&str>,
+    ) -> String {
+        let used = Used {
+            source,
+            config,
+            method,
+        };
+        explain(error, &used).to_string()
+    }
+
+    fn no_settings() -> UnifiedConfig {
+        UnifiedConfig::load_from(std::path::Path::new("/nonexistent/cfg"), None, &|_| None).unwrap()
+    }
+
+    #[test]
+    fn a_refusal_names_the_method_that_ran_and_its_fix() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("cfg");
+        std::fs::write(
+            &path,
+            "[sp]\nhost = https://h\nclient_id = id\nclient_secret = s\n\n\
+             [me]\nhost = https://h\nauth_type = databricks-cli\n",
+        )
+        .unwrap();
+        let refused = || api::Error::Api {
+            status: 401,
+            error_code: "UNAUTHENTICATED".into(),
+            message: "bad token".into(),
+        };
+        let load = |profile, vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            UnifiedConfig::load_from(&path, Some(profile), &|name| {
+                vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+            })
+            .unwrap()
+        };
+        let m2m = shown_after(refused(), &profile(), &load("sp", &[]), Some("oauth-m2m"));
+        assert!(
+            m2m.contains(&format!(
+                "Hint: the workspace did not accept the oauth-m2m credentials; check `client_id` \
+                 in profile `sp` ({0}) and `client_secret` in profile `sp` ({0})",
+                path.display()
+            )),
+            "{m2m}"
+        );
+        assert!(!m2m.contains("configure --token"), "{m2m}");
+        let login = shown_after(
+            refused(),
+            &profile(),
+            &load("me", &[]),
+            Some("databricks-cli"),
+        );
+        assert!(
+            login.ends_with("run `databricks auth login --profile me`"),
+            "{login}"
+        );
+        let env = load("me", &[("DATABRICKS_OIDC_TOKEN_ENV", "CI_JOB_JWT")]);
+        let oidc = shown_after(refused(), &profile(), &env, Some("env-oidc"));
+        assert!(oidc.contains("check the ID token in CI_JOB_JWT"), "{oidc}");
     }
 
     #[test]

@@ -19,9 +19,9 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
-use crate::api::{self, Client, ClientOptions};
+use crate::api::{self, Client, ClientOptions, CredentialProvider as _};
 use crate::auth::{ChainCredentials, DebugLog, Environment, RetryRules, TokenHttp};
-use crate::config::{self, Resolved, Source};
+use crate::config::{self, Origin, Resolved};
 use crate::output::{Format, Style};
 
 pub use argv::parse;
@@ -87,7 +87,7 @@ impl GlobalOptions {
 enum Command {
     /// Write a workspace host and token into a profile of the config file
     Configure(configure::Configure),
-    /// Log in with OAuth in the browser, print tokens for SDKs, log out, switch profiles
+    /// Log in with OAuth, print tokens for SDKs, show what authenticates (describe, profiles), log out, switch profiles
     #[command(subcommand)]
     Auth(auth::AuthCommand),
     /// Create, list and delete secret scopes, secrets and their access rules
@@ -141,6 +141,15 @@ pub struct Context {
 }
 
 impl Context {
+    /// The same options with `--profile NAME`: for commands that look at several profiles.
+    pub fn for_profile(&self, name: &str) -> Context {
+        let global = GlobalOptions {
+            profile: Some(name.to_owned()),
+            ..self.global.clone()
+        };
+        Context { global }
+    }
+
     /// The global `--profile`, if given.
     pub fn profile(&self) -> Option<&str> {
         self.global.profile.as_deref()
@@ -167,32 +176,48 @@ impl Context {
         let resolved = config::resolve(self.global.profile.as_deref())?;
         warn_if_plain_http(&resolved.host);
         warn_if_insecure(&resolved);
+        let unusable = |error| hints::explain(error, &hints::Used::before_auth(&resolved));
+        let credentials = self.credentials(&resolved).map_err(unusable)?;
         let client = self
-            .client_options(&resolved)
+            .client_options(&resolved, credentials.clone())
             .and_then(Client::new)
-            .map_err(|error| hints::explain(error, &resolved.source))?;
-        Ok(Connection { client, resolved })
+            .map_err(unusable)?;
+        Ok(Connection {
+            client,
+            resolved,
+            credentials,
+        })
     }
 
-    fn client_options(&self, resolved: &Resolved) -> Result<ClientOptions, api::Error> {
+    /// The TLS and timeout settings of requests to the workspace and its token endpoints.
+    fn http_settings<'a>(
+        resolved: &Resolved,
+        extra_ca_certificates: &'a [PathBuf],
+    ) -> api::HttpSettings<'a> {
+        let request_timeout = resolved
+            .http_timeout_seconds
+            .map_or(DEFAULT_REQUEST_TIMEOUT, std::time::Duration::from_secs);
+        api::HttpSettings {
+            insecure: resolved.insecure,
+            extra_ca_certificates,
+            connect_timeout: std::time::Duration::from_secs(30),
+            request_timeout,
+        }
+    }
+
+    fn client_options(
+        &self,
+        resolved: &Resolved,
+        credentials: Arc<ChainCredentials>,
+    ) -> Result<ClientOptions, api::Error> {
         let extra_ca_certificates: Vec<PathBuf> = ca_certificates_from_environment()
             .into_iter()
             .map(|(_, path)| path)
             .collect();
-        let mut request_timeout = std::time::Duration::from_secs(60);
-        if let Some(seconds) = resolved.http_timeout_seconds {
-            request_timeout = std::time::Duration::from_secs(seconds);
-        }
-        let settings = api::HttpSettings {
-            insecure: resolved.insecure,
-            extra_ca_certificates: &extra_ca_certificates,
-            connect_timeout: std::time::Duration::from_secs(30),
-            request_timeout,
-        };
-        let credentials = Arc::new(self.credentials(resolved, &settings)?);
+        let settings = Self::http_settings(resolved, &extra_ca_certificates);
         let mut options = ClientOptions::new(resolved.host.clone(), credentials);
         options.insecure = resolved.insecure;
-        options.request_timeout = request_timeout;
+        options.request_timeout = settings.request_timeout;
         options.extra_ca_certificates = extra_ca_certificates.clone();
         if let Some(seconds) = resolved.retry_timeout_seconds {
             options.retry_timeout = std::time::Duration::from_secs(seconds);
@@ -203,21 +228,28 @@ impl Context {
     }
 
     /// The authentication method is chosen from the configuration at the first request.
-    fn credentials(
-        &self,
-        resolved: &Resolved,
-        settings: &api::HttpSettings<'_>,
-    ) -> Result<ChainCredentials, api::Error> {
+    fn credentials(&self, resolved: &Resolved) -> Result<Arc<ChainCredentials>, api::Error> {
+        let extra_ca_certificates: Vec<PathBuf> = ca_certificates_from_environment()
+            .into_iter()
+            .map(|(_, path)| path)
+            .collect();
+        let settings = Self::http_settings(resolved, &extra_ca_certificates);
         let debug: DebugLog = self.global.debug.then(|| {
             Arc::new(|line: &str| print_event(&api::Event::Debug(line.to_string())))
                 as Arc<dyn Fn(&str) + Send + Sync>
         });
-        let http = api::http_client(&resolved.host, settings)?;
+        let http = api::http_client(&resolved.host, &settings)?;
         let http = TokenHttp::new(http, RetryRules::default(), debug.clone());
         let environment = Environment::for_process(http, debug);
-        Ok(ChainCredentials::new(resolved.config.clone(), environment))
+        Ok(Arc::new(ChainCredentials::new(
+            resolved.config.clone(),
+            environment,
+        )))
     }
 }
+
+/// How long a request may take unless `http_timeout_seconds` says otherwise.
+const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Prints a retry notice or debug line on stderr.
 fn print_event(event: &api::Event) {
@@ -240,13 +272,13 @@ pub fn warn_if_plain_http(host: &str) {
 }
 
 /// One line for every command that runs without TLS certificate verification, naming the
-/// setting that turned it off.
+/// setting that turned it off and where it is set.
 fn warn_if_insecure(resolved: &Resolved) {
     if resolved.insecure {
-        let setting = match &resolved.source {
-            Source::Profile { .. } => format!("`insecure` in {}", resolved.source),
-            Source::Environment => "DATABRICKS_INSECURE".to_string(),
-        };
+        let setting = ["insecure", "skip_verify"]
+            .into_iter()
+            .find_map(|name| resolved.config.setting(name))
+            .map_or_else(|| "`insecure`".to_string(), insecure_setting);
         eprintln!(
             "Warning: TLS certificates of {} are not verified ({setting}); remove that setting \
              to verify them",
@@ -255,10 +287,25 @@ fn warn_if_insecure(resolved: &Resolved) {
     }
 }
 
+/// Where a setting that turns off certificate checks lives: the profile and file, or the
+/// environment variable.
+fn insecure_setting(setting: &config::Setting) -> String {
+    match &setting.origin {
+        Origin::File { path, profile } => format!(
+            "`{}` in profile `{profile}` in {}",
+            setting.attribute.name,
+            path.display()
+        ),
+        Origin::Env(variable) => variable.to_string(),
+        Origin::Flag(flag) => format!("the {flag} flag"),
+    }
+}
+
 /// An API client together with where its credentials came from (for error hints).
 pub struct Connection {
     pub client: Client,
     resolved: Resolved,
+    credentials: Arc<ChainCredentials>,
 }
 
 impl Connection {
@@ -273,7 +320,40 @@ impl Connection {
 
     /// Turns an API error into the message a user sees, with a hint where one helps.
     pub fn explain(&self, error: api::Error) -> anyhow::Error {
-        hints::explain(error, &self.resolved.source)
+        hints::explain(error, &self.used())
+    }
+
+    /// Every attribute the credentials were chosen from, with where it came from.
+    pub fn config(&self) -> &config::UnifiedConfig {
+        &self.resolved.config
+    }
+
+    /// The workspace URL requests go to.
+    pub fn host(&self) -> &str {
+        &self.resolved.host
+    }
+
+    /// Chooses the method and gets its first credentials, without a request to the workspace.
+    pub async fn authenticate(&self) -> anyhow::Result<&'static str> {
+        self.credentials
+            .headers()
+            .await
+            .map_err(|error| self.explain(error))?;
+        self.method()
+            .ok_or_else(|| anyhow::anyhow!("no authentication method was chosen"))
+    }
+
+    /// The method that authenticated, once a request has chosen it.
+    pub fn method(&self) -> Option<&'static str> {
+        self.credentials.method()
+    }
+
+    fn used(&self) -> hints::Used<'_> {
+        hints::Used {
+            source: &self.resolved.source,
+            config: &self.resolved.config,
+            method: self.method(),
+        }
     }
 }
 

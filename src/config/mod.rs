@@ -17,7 +17,7 @@ pub use file::ProfileFile;
 pub use host::{is_loopback_host, normalize_host};
 pub use ini::Problem;
 pub use resolve::{Resolved, Source, resolve};
-pub use unified::{AUTH_DOCS, UnifiedConfig, attribute_named};
+pub use unified::{AUTH_DOCS, Origin, Setting, UnifiedConfig, attribute_named};
 
 /// The profile used when none is named: the file's `[DEFAULT]` section, which configparser (the
 /// legacy CLI's reader) also treats specially.

@@ -15,14 +15,12 @@ use serde_json::Value;
 
 #[cfg(unix)]
 use crate::harness::file_mode;
-use crate::harness::{Run, TestEnv};
+use crate::harness::{Run, SP, SP_SECRET, TestEnv};
 
-const SP: &str = "ci-deployer";
-const SP_SECRET: &str = "sp-secret-4f1c9e";
 const AZ_SP: &str = "0b8f2c3e-1111-4222-8333-944455556666";
 const AZ_SECRET: &str = "azure-secret-77d2a1";
 
-fn workspace(config: Config) -> TestEnv {
+pub(crate) fn workspace(config: Config) -> TestEnv {
     TestEnv::without_profile(
         config
             .with_service_principal(SP, SP_SECRET)

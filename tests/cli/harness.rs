@@ -27,6 +27,10 @@ pub const ADMIN: &str = databricks_emulator::DEFAULT_ADMIN;
 pub const ALICE: &str = "alice@example.com";
 pub const ALICE_TOKEN: &str = "alice-token";
 
+/// A service principal (OAuth M2M) and its secret.
+pub const SP: &str = "ci-deployer";
+pub const SP_SECRET: &str = "sp-secret-4f1c9e";
+
 /// Looks like a JWT (three base64url parts starting with `eyJ`): the emulator's Azure AD token.
 pub const AAD_TOKEN: &str =
     "eyJhbGciOiJSUzI1NiJ9.eyJ1cG4iOiJhbGljZUBleGFtcGxlLmNvbSJ9.c2lnbmF0dXJl";

@@ -10,6 +10,7 @@ mod harness;
 mod acls;
 mod aliases;
 mod auth;
+mod auth_commands;
 mod completion;
 mod concurrency;
 mod config_files;

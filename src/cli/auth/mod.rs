@@ -1,9 +1,12 @@
 //! `databricks auth ...`: log in as a person (U2M), print the current token for SDKs and tools,
-//! log out, and switch the default profile. Tokens live in the storage the Go CLI shares (the OS
+//! log out, switch the default profile, and show what authenticates (describe, profiles, env). Tokens live in the storage the Go CLI shares (the OS
 //! keyring, or `~/.databricks/token-cache.json`).
 
+mod describe;
+mod env;
 mod login;
 mod logout;
+mod profiles;
 mod switch;
 mod token;
 
@@ -43,6 +46,14 @@ pub enum AuthCommand {
     Logout(logout::Logout),
     /// Set the profile commands use when none is named
     Switch(switch::Switch),
+    /// Show who the configuration authenticates as, with which method, and where every
+    /// setting came from
+    Describe(describe::Describe),
+    /// List the profiles of the config file and check that their credentials work
+    Profiles(profiles::Profiles),
+    /// Print the environment variables equivalent to a profile (deprecated)
+    #[command(hide = true)]
+    Env(env::Env),
 }
 
 impl AuthCommand {
@@ -52,6 +63,9 @@ impl AuthCommand {
             AuthCommand::Token(command) => command.run(context),
             AuthCommand::Logout(command) => command.run(context),
             AuthCommand::Switch(command) => command.run(context),
+            AuthCommand::Describe(command) => command.run(context),
+            AuthCommand::Profiles(command) => command.run(context),
+            AuthCommand::Env(command) => command.run(context),
         }
     }
 }
