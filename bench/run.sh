@@ -7,11 +7,20 @@
 # workspace on port 80, so the emulator then listens on 127.0.0.1:80 (run as root) and both
 # CLIs use it.
 #
+# A second table plays a far-away, throttled workspace (the emulator's pacing control API):
+# import, export and sync (no change, and 10 % of the values changed) of 1,000 secrets of 100
+# bytes, with the adaptive scheduler and pinned to `--concurrency 8`, at 50 ms latency, and at
+# 5 ms latency under a rate limit of 200 requests per second, with the count of 429 answers.
+#
+# With FIXED_CLI set to a build of this CLI from before adaptive concurrency (fixed 8 requests
+# at a time, each throttled request retried on its own: e.g. commit 8f30645), its import and
+# export under the rate limit appear in a third column.
+#
 # Usage: bench/run.sh
 # Knobs (environment): RUNS (default 20) runs of each start-up measurement; IMPORT_RUNS
-# (default 5) imports and put loops; LEGACY_RUNS (default 5) runs of each legacy start-up
-# measurement; LEGACY_PUTS (default 50) legacy puts per run, extrapolated to 1,000;
-# LEGACY_CLI (default ~/legacy-cli/bin/databricks).
+# (default 5) imports and put loops; FAR_RUNS (default 3) runs of each far-away measurement;
+# LEGACY_RUNS (default 5) runs of each legacy start-up measurement; LEGACY_PUTS (default 50)
+# legacy puts per run, extrapolated to 1,000; LEGACY_CLI (default ~/legacy-cli/bin/databricks).
 #
 # Wall times come from hyperfine when it is installed (`apt-get install hyperfine`), else from
 # the script's own loop; peak memory (maximum resident set size) from GNU time, else from
@@ -20,6 +29,7 @@ set -euo pipefail
 
 RUNS=${RUNS:-20}
 IMPORT_RUNS=${IMPORT_RUNS:-5}
+FAR_RUNS=${FAR_RUNS:-3}
 LEGACY_RUNS=${LEGACY_RUNS:-5}
 LEGACY_PUTS=${LEGACY_PUTS:-50}
 LEGACY_CLI=${LEGACY_CLI:-$HOME/legacy-cli/bin/databricks}
@@ -152,7 +162,7 @@ export DATABRICKS_CONFIG_FILE=$work/databrickscfg
 printf '[DEFAULT]\nhost = %s\ntoken = %s\n' "${host%:80}" "$token" >"$DATABRICKS_CONFIG_FILE"
 chmod 600 "$DATABRICKS_CONFIG_FILE"
 
-for scope in bench-list bench-import bench-puts bench-legacy-puts; do
+for scope in bench-list bench-import bench-puts bench-legacy-puts bench-far; do
     "$BIN" secrets create-scope "$scope"
 done
 
@@ -210,6 +220,111 @@ expect_keys bench-import "$SECRETS"
 expect_keys bench-puts "$SECRETS"
 if [[ -n $legacy_version ]]; then expect_keys bench-legacy-puts "$LEGACY_PUTS"; fi
 
+# --- a far-away, throttled workspace ----------------------------------------------------
+
+# 1,000 values of exactly 100 bytes, and the same file with every tenth value changed.
+far=$work/far.env
+far_changed=$work/far-changed.env
+filler=abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyzABCDEFGHIJK
+for ((index = 1; index <= SECRETS; index++)); do
+    printf 'FAR_%04d="value %04d %s"\n' "$index" "$index" "${filler:0:89}" >>"$far"
+    if ((index % 10 == 0)); then
+        printf 'FAR_%04d="VALUE %04d %s"\n' "$index" "$index" "${filler:0:89}"
+    else
+        printf 'FAR_%04d="value %04d %s"\n' "$index" "$index" "${filler:0:89}"
+    fi >>"$far_changed"
+done
+
+NEAR='{"latency_ms": 0, "rate_limit": null}'
+FAR='{"latency_ms": 50, "rate_limit": null}'
+THROTTLED='{"latency_ms": 5, "rate_limit": {"requests_per_second": 200, "burst": 200}}'
+
+# The emulator's pacing control API. Usage: pacing METHOD [JSON]
+pacing() {
+    curl -sSf -X "$1" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+        ${2:+--data "$2"} "$host/__emulator/pacing"
+}
+
+# Sets the pacing, refills the bucket and zeroes the count of throttled requests.
+set_pacing() { pacing POST "$1" >/dev/null && pacing DELETE >/dev/null; }
+
+throttled_count() { pacing GET | jq .throttled; }
+
+# Runs COMMAND FAR_RUNS times under PACING, each after PREPARE (a command run without pacing,
+# or `true`), and sets far_ms and far_429 to the medians of wall time and throttled answers.
+# Usage: far_measure PACING PREPARE COMMAND...
+far_measure() {
+    local setting=$1 prepare=$2 run
+    shift 2
+    : >"$work/far-ms"
+    : >"$work/far-429"
+    for ((run = 0; run < FAR_RUNS; run++)); do
+        set_pacing "$NEAR"
+        quietly $prepare
+        set_pacing "$setting"
+        once_ms quietly "$@" >>"$work/far-ms"
+        throttled_count >>"$work/far-429"
+    done
+    far_ms=$(median <"$work/far-ms")
+    far_429=$(median <"$work/far-429")
+}
+
+# One table row: the adaptive client and `--concurrency 8` side by side.
+# Usage: far_row LABEL PACING PREPARE REQUESTS TARGET COMMAND...  (REQUESTS: the command's
+# requests without retries, for the share of 429 answers)
+far_rows=()
+far_row() {
+    local label=$1 setting=$2 prepare=$3 requests=$4 target=$5 adaptive fixed previous="–"
+    shift 5
+    far_measure "$setting" "$prepare" "$@"
+    adaptive=$(far_cell "$far_ms" "$far_429" "$requests")
+    far_measure "$setting" "$prepare" "$@" --concurrency 8
+    fixed=$(far_cell "$far_ms" "$far_429" "$requests")
+    # The earlier client has no sync, and at 50 ms it is `--concurrency 8` without throttling.
+    if [[ -n ${FIXED_CLI:-} && $setting == "$THROTTLED" && $3 != sync ]]; then
+        far_measure "$setting" "$prepare" "$FIXED_CLI" "${@:2}"
+        previous=$(far_cell "$far_ms" "$far_429" "$requests")
+    fi
+    far_rows+=("| $label | $adaptive | $fixed |${FIXED_CLI:+ $previous |} $target |")
+}
+
+far_cell() {
+    awk -v ms="$1" -v throttled="$2" -v requests="$3" 'BEGIN {
+        time = ms < 10000 ? sprintf("%.2f s", ms / 1000) : sprintf("%.0f s", ms / 1000)
+        if (throttled == 0) print time
+        else printf "%s, %d × 429 (%.1f %%)\n", time, throttled, 100 * throttled / (requests + throttled)
+    }'
+}
+
+log "bench: far-away workspace ($FAR_RUNS runs each; 50 ms latency, then 5 ms and 200 requests/s)"
+"$BIN" secrets import bench-far "$far" 2>/dev/null
+sync_back="$BIN secrets sync bench-far $far"
+for setting in FAR THROTTLED; do
+    if [[ $setting == FAR ]]; then
+        where="50 ms away"
+        import_target="≤ 1.5 s"
+    else
+        where="5 ms away, 200 requests/s"
+        import_target="≥ 90 % of the limit (≤ 5.6 s), < 5 % 429"
+    fi
+    far_row "\`import\`, $where" "${!setting}" true $SECRETS "$import_target" \
+        "$BIN" secrets import bench-far "$far"
+    far_row "\`export\`, $where" "${!setting}" true $((SECRETS + 1)) "" \
+        "$BIN" secrets export bench-far
+    far_row "\`sync\`, no change, $where" "${!setting}" true $((SECRETS + 2)) "no write" \
+        "$BIN" secrets sync bench-far "$far"
+    far_row "\`sync\`, 10 % changed, $where" "${!setting}" "$sync_back" \
+        $((SECRETS + 2 + SECRETS / 10)) "" "$BIN" secrets sync bench-far "$far_changed"
+done
+set_pacing "$NEAR"
+"$BIN" secrets sync bench-far "$far" >/dev/null 2>&1
+if ! "$BIN" secrets sync bench-far "$far" --dry-run |
+    grep -q "^Plan: 0 to add, 0 to change, 0 to delete, $SECRETS unchanged$"; then
+    log "bench: sync of an unchanged scope planned a write"
+    exit 1
+fi
+expect_keys bench-far "$SECRETS"
+
 # --- the table -------------------------------------------------------------------------
 
 ms() { awk -v ms="$1" 'BEGIN { if (ms < 100) printf "%.1f ms", ms; else if (ms < 10000) printf "%.2f s", ms / 1000; else printf "%.0f s", ms / 1000 }'; }
@@ -244,3 +359,12 @@ echo "| \`secrets import\`: peak memory | $(mib "$import_kib") |$(legacy "–") 
 echo "| $SECRETS separate \`secrets put\` invocations | $(ms "$puts_ms") ($IMPORT_RUNS runs) |$(legacy "$(ms "${legacy_puts_ms:-0}") (${LEGACY_PUTS} puts × $((SECRETS / LEGACY_PUTS)), 3 runs)") |"
 echo "| import speed-up over $SECRETS puts | $(ratio "$puts_ms" "$import_ms") |$(legacy "$(ratio "${legacy_puts_ms:-0}" "$import_ms") (vs. this import)") |"
 echo "| release binary size | $(mib "$((size_bytes / 1024))") ($size_bytes bytes) |$(legacy "–") ≤ 8 MiB |"
+
+echo
+echo "A far-away, throttled workspace: the release emulator with \`--latency\` and \`--rate-limit\`"
+echo "(burst 200, \`Retry-After\` in whole seconds); $SECRETS secrets of 100 bytes; medians of $FAR_RUNS runs;"
+echo "429 answers counted by the emulator, as a share of all requests including retries."
+echo
+echo "| 1,000 secrets | adaptive (default) | \`--concurrency 8\` |${FIXED_CLI:+ earlier client (fixed 8) |} Target |"
+echo "|---|---|---|${FIXED_CLI:+---|}---|"
+printf '%s\n' "${far_rows[@]}"

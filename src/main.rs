@@ -2,13 +2,14 @@ mod api;
 mod auth;
 mod cli;
 mod config;
-mod dotenv;
-mod editor;
+mod formats;
 #[cfg(test)]
 mod fuzzing;
-mod input;
 mod output;
 mod secret;
+#[cfg(unix)]
+mod signals;
+mod value;
 
 use std::process::ExitCode;
 
@@ -20,6 +21,8 @@ fn main() -> ExitCode {
             eprintln!("Error: {error:#}");
             if error.is::<cli::UsageError>() {
                 ExitCode::from(2)
+            } else if error.is::<cli::Drift>() {
+                ExitCode::from(3)
             } else {
                 ExitCode::FAILURE
             }

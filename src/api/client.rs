@@ -278,6 +278,7 @@ impl Client {
             delay: notice.delay,
             attempt: notice.attempt,
             reason: transport.mask().text(&notice.reason),
+            throttled: notice.throttled,
         });
     }
 }

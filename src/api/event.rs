@@ -16,6 +16,9 @@ pub enum Event {
         /// The number of the attempt about to be made (2 for the first retry).
         attempt: u32,
         reason: String,
+        /// The server asked to slow down (429, 503 or a rate-limit code); `delay` honours its
+        /// `Retry-After` when it gave one.
+        throttled: bool,
     },
     Debug(String),
 }
@@ -29,6 +32,7 @@ impl fmt::Display for Event {
                 delay,
                 attempt,
                 reason,
+                ..
             } => write!(
                 f,
                 "Retrying {method} {path} in {:.1}s (attempt {attempt}): {reason}",

@@ -21,6 +21,6 @@ pub use client::{Client, ClientOptions};
 pub use credentials::{AuthHeaders, BoxFuture, CredentialProvider, StaticCredentials};
 pub use debug::redact_fields;
 pub use error::Error;
-pub use event::Event;
+pub use event::{Event, Observer};
 pub use models::*;
 pub use transport::{HttpSettings, http_client};

@@ -84,6 +84,22 @@ pub enum SecretValue {
 }
 
 impl SecretValue {
+    /// Text when the bytes are valid UTF-8 (sent as `string_value`), else bytes (`bytes_value`).
+    pub fn from_bytes(bytes: Vec<u8>) -> SecretValue {
+        match String::from_utf8(bytes) {
+            Ok(text) => SecretValue::Text(Secret::new(text)),
+            Err(error) => SecretValue::Bytes(SecretBytes::new(error.into_bytes())),
+        }
+    }
+
+    /// The value's bytes, as stored.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            SecretValue::Text(text) => text.expose().as_bytes(),
+            SecretValue::Bytes(bytes) => bytes.expose(),
+        }
+    }
+
     /// The size the service counts against [`MAX_VALUE_BYTES`].
     pub fn len(&self) -> usize {
         match self {
@@ -279,5 +295,17 @@ mod tests {
     fn secret_value_length_counts_bytes() {
         assert_eq!(SecretValue::Text(Secret::new("é")).len(), 2);
         assert!(SecretValue::Bytes(SecretBytes::new(Vec::new())).is_empty());
+    }
+
+    #[test]
+    fn values_from_bytes_are_text_when_utf8_and_keep_their_bytes() {
+        let text = SecretValue::from_bytes(b"ok".to_vec());
+        assert_eq!(text, SecretValue::Text(Secret::new("ok")));
+        let bytes = SecretValue::from_bytes(vec![0xc3]);
+        assert_eq!(bytes, SecretValue::Bytes(SecretBytes::new(vec![0xc3])));
+        assert_eq!(
+            (text.as_bytes(), bytes.as_bytes()),
+            (&b"ok"[..], &[0xc3][..])
+        );
     }
 }

@@ -84,6 +84,8 @@ pub(crate) struct RetryNotice {
     pub attempt: u32,
     /// Why the last attempt failed.
     pub reason: String,
+    /// The last answer asked to slow down (429, 503 or a rate-limit code).
+    pub throttled: bool,
 }
 
 /// The retry rules of one client.
@@ -158,6 +160,8 @@ impl RetryPolicy {
                 }
                 Err(failure) => failure,
             };
+            let throttled =
+                matches!(&failure, Failure::ErrorAnswer { error, .. } if is_throttled(error));
             let plan = self.plan(failure, change.is_some(), number, &mut counts);
             let elapsed = started.elapsed();
             let Some(delay) = plan
@@ -176,6 +180,7 @@ impl RetryPolicy {
                 delay,
                 attempt: number,
                 reason: retry_reason(&plan.error),
+                throttled,
             });
             tokio::time::sleep(delay).await;
         }

@@ -12,7 +12,6 @@ mod secrets;
 mod version;
 
 use std::fmt;
-use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -115,6 +114,19 @@ pub fn usage_error(message: impl Into<String>) -> anyhow::Error {
     UsageError(message.into()).into()
 }
 
+/// `secrets sync --dry-run` found the scope different from its file: exit code 3, so that CI
+/// can tell drift from errors (1) and usage errors (2).
+#[derive(Debug)]
+pub struct Drift(pub String);
+
+impl fmt::Display for Drift {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Drift {}
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let context = Context { global: cli.global };
     match cli.command {
@@ -173,13 +185,21 @@ impl Context {
 
     /// Resolves the credentials and builds the one HTTP client of this process.
     pub fn connect(&self) -> anyhow::Result<Connection> {
+        self.connect_observed(Arc::new(print_event))
+    }
+
+    /// [`connect`](Self::connect), with the client's events (retry notices, debug lines) going
+    /// to `observer` instead of straight to stderr.
+    pub fn connect_observed(&self, observer: api::Observer) -> anyhow::Result<Connection> {
         let resolved = config::resolve(self.global.profile.as_deref())?;
         warn_if_plain_http(&resolved.host);
         warn_if_insecure(&resolved);
         let unusable = |error| hints::explain(error, &hints::Used::before_auth(&resolved));
-        let credentials = self.credentials(&resolved).map_err(unusable)?;
+        let credentials = self
+            .credentials(&resolved, observer.clone())
+            .map_err(unusable)?;
         let client = self
-            .client_options(&resolved, credentials.clone())
+            .client_options(&resolved, credentials.clone(), observer)
             .and_then(Client::new)
             .map_err(unusable)?;
         Ok(Connection {
@@ -209,6 +229,7 @@ impl Context {
         &self,
         resolved: &Resolved,
         credentials: Arc<ChainCredentials>,
+        observer: api::Observer,
     ) -> Result<ClientOptions, api::Error> {
         let extra_ca_certificates: Vec<PathBuf> = ca_certificates_from_environment()
             .into_iter()
@@ -223,19 +244,24 @@ impl Context {
             options.retry_timeout = std::time::Duration::from_secs(seconds);
         }
         options.debug = self.global.debug;
-        options.observer = Some(Arc::new(print_event));
+        options.observer = Some(observer);
         Ok(options)
     }
 
-    /// The authentication method is chosen from the configuration at the first request.
-    fn credentials(&self, resolved: &Resolved) -> Result<Arc<ChainCredentials>, api::Error> {
+    /// The authentication method is chosen from the configuration at the first request; its
+    /// `--debug` lines (token requests) go to `observer` like the API client's.
+    fn credentials(
+        &self,
+        resolved: &Resolved,
+        observer: api::Observer,
+    ) -> Result<Arc<ChainCredentials>, api::Error> {
         let extra_ca_certificates: Vec<PathBuf> = ca_certificates_from_environment()
             .into_iter()
             .map(|(_, path)| path)
             .collect();
         let settings = Self::http_settings(resolved, &extra_ca_certificates);
         let debug: DebugLog = self.global.debug.then(|| {
-            Arc::new(|line: &str| print_event(&api::Event::Debug(line.to_string())))
+            Arc::new(move |line: &str| observer(&api::Event::Debug(line.to_string())))
                 as Arc<dyn Fn(&str) + Send + Sync>
         });
         let http = api::http_client(&resolved.host, &settings)?;
@@ -253,13 +279,7 @@ const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_s
 
 /// Prints a retry notice or debug line on stderr.
 fn print_event(event: &api::Event) {
-    // On a terminal, first clear the line a progress bar (import, export) may be drawn on.
-    let clear_line = if io::stderr().is_terminal() {
-        "\r\x1b[2K"
-    } else {
-        ""
-    };
-    eprintln!("{clear_line}{event}");
+    eprintln!("{event}");
 }
 
 /// Warns when credentials for `host` would cross the network unencrypted.

@@ -682,7 +682,8 @@ fn an_explicit_profile_beats_credentials_in_the_environment() {
 
 #[test]
 fn a_long_import_refreshes_short_lived_tokens_a_handful_of_times() {
-    // Each request takes 40 ms, so the import outlives several 2-second tokens.
+    // Each request takes 40 ms, so the import (pinned to 8 at a time: the adaptive scheduler
+    // would finish within one token's life) outlives several 2-second tokens.
     let env = workspace(
         Config::default()
             .with_token_ttl(Duration::from_secs(2))
@@ -700,7 +701,8 @@ fn a_long_import_refreshes_short_lived_tokens_a_handful_of_times() {
     std::fs::write(env.home().join("big.env"), lines).expect("env file");
     env.emulator.clear_requests();
     let started = std::time::Instant::now();
-    let run = run(&env, &["secrets", "import", "bulk", "big.env"], &vars);
+    let import = ["secrets", "import", "bulk", "big.env", "--concurrency", "8"];
+    let run = run(&env, &import, &vars);
     run.ok();
     let elapsed = started.elapsed();
     let requests = env.emulator.requests();

@@ -134,6 +134,17 @@ impl TestEnv {
         self.emulator.url()
     }
 
+    /// A config file with profile `source` for this emulator and `target` for `target`.
+    pub fn write_source_and_target_profiles(&self, target: &Emulator) {
+        self.write_config(&format!(
+            "[source]\nhost = {}\ntoken = {}\n\n[target]\nhost = {}\ntoken = {}\n",
+            self.url(),
+            self.emulator.admin_token(),
+            target.url(),
+            target.admin_token()
+        ));
+    }
+
     pub fn write_config(&self, text: &str) {
         std::fs::write(self.config_path(), text).expect("config written");
     }

@@ -611,19 +611,40 @@ fn export_warns_on_a_terminal_and_import_draws_progress() {
     );
 }
 
+#[cfg(unix)] // a pseudo-terminal (script)
+#[test]
+fn retry_notices_print_above_the_progress_bar_which_shows_concurrency_and_throttled_answers() {
+    let env = env_with_scope();
+    let (file, _) = ten_entries();
+    write_file(&env, "ten.env", file.as_bytes());
+    env.emulator
+        .inject_fault(Fault::status(429).with_retry_after("0").with_path(PUT_PATH));
+
+    let run = env.run_in_terminal(&format!("{BINARY} secrets import {SCOPE} ten.env"), &[]);
+
+    let screen = run.ok();
+    let notice = screen
+        .find("\r\x1b[2KRetrying POST /api/2.0/secrets/put in 0.1s (attempt 2): 429")
+        .unwrap_or_else(|| panic!("the bar's line is erased before the notice: {screen:?}"));
+    let after_notice = &screen[notice..];
+    assert!(
+        after_notice.contains("\n\r\x1b[2KImporting ["),
+        "the bar is drawn again below the notice: {after_notice:?}"
+    );
+    assert!(
+        after_notice.contains("(4 at a time, 1 throttled)"),
+        "the throttled answer halved the concurrency: {after_notice:?}"
+    );
+    assert!(screen.contains("Imported 10 of 10 secrets"), "{screen}");
+}
+
 #[test]
 fn export_with_one_profile_and_import_with_another_copies_a_scope_between_workspaces() {
     let source = env_with_scope();
     put_awkward_values(&source, SCOPE);
     source.emulator.clear_requests();
     let target = Emulator::start(Config::default()).expect("a second emulator");
-    source.write_config(&format!(
-        "[source]\nhost = {}\ntoken = {}\n\n[target]\nhost = {}\ntoken = {}\n",
-        source.url(),
-        source.emulator.admin_token(),
-        target.url(),
-        target.admin_token()
-    ));
+    source.write_source_and_target_profiles(&target);
     source
         .run(&["secrets", "create-scope", SCOPE, "--profile", "target"])
         .ok();

@@ -31,6 +31,7 @@ mod login;
 mod put;
 mod resolution;
 mod smoke;
+mod sync;
 mod tls;
 mod usage;
 mod walkthrough;

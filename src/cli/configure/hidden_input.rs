@@ -38,6 +38,8 @@ mod unix {
     use std::ptr;
     use std::sync::atomic::{AtomicPtr, Ordering};
 
+    use crate::signals::Replaced;
+
     /// Signals that end the process by default and that a person or a closing terminal sends.
     const ENDING_SIGNALS: [libc::c_int; 4] =
         [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
@@ -54,7 +56,8 @@ mod unix {
         // Keeps the descriptor in `SAVED` open.
         _terminal: File,
         saved: *mut Saved,
-        previous_handlers: [libc::sighandler_t; ENDING_SIGNALS.len()],
+        /// Taken in `drop`, after the terminal settings are back.
+        handlers: Option<Replaced>,
     }
 
     impl EchoOff {
@@ -67,7 +70,9 @@ mod unix {
             let echo_off = EchoOff {
                 _terminal: terminal,
                 saved,
-                previous_handlers: ENDING_SIGNALS.map(install_restoring_handler),
+                // Signals that were ignored stay ignored (an interrupted read is then reported
+                // as an error instead).
+                handlers: Some(Replaced::catch(&ENDING_SIGNALS, restore_and_resend)),
             };
             let mut quiet = settings;
             quiet.c_lflag &= !libc::ECHO;
@@ -81,32 +86,16 @@ mod unix {
             // SAFETY: `saved` came from `Box::into_raw` and is freed only below.
             let saved = unsafe { &*self.saved };
             let _ = set_terminal_settings(saved.fd, &saved.settings);
-            for (signal, previous) in ENDING_SIGNALS.iter().zip(self.previous_handlers) {
-                // SAFETY: puts back the disposition that was in place before `start`.
-                unsafe { libc::signal(*signal, previous) };
-            }
+            // Puts back the dispositions that were in place before `start`.
+            drop(self.handlers.take());
             SAVED.store(ptr::null_mut(), Ordering::SeqCst);
             // SAFETY: no handler can reach it any more; this is the only owner.
             drop(unsafe { Box::from_raw(self.saved) });
         }
     }
 
-    /// Installs the restoring handler for `signal`, unless the signal is ignored (then it stays
-    /// ignored, and an interrupted read is reported as an error instead).
-    fn install_restoring_handler(signal: libc::c_int) -> libc::sighandler_t {
-        let handler =
-            restore_and_resend as extern "C" fn(libc::c_int) as *const () as libc::sighandler_t;
-        // SAFETY: the handler calls only async-signal-safe functions (tcsetattr, signal, raise).
-        let previous = unsafe { libc::signal(signal, handler) };
-        if previous == libc::SIG_IGN {
-            // SAFETY: as above; restores "ignored".
-            unsafe { libc::signal(signal, libc::SIG_IGN) };
-        }
-        previous
-    }
-
     /// Puts the terminal settings back, then ends the process by the same signal, as the
-    /// default disposition would have.
+    /// default disposition would have. Async-signal-safe: only tcsetattr, signal and raise.
     extern "C" fn restore_and_resend(signal: libc::c_int) {
         let saved = SAVED.load(Ordering::SeqCst);
         if !saved.is_null() {

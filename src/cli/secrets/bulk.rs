@@ -1,37 +1,29 @@
-//! import and export: many secrets of a scope in one command, over one pooled client.
+//! import and export, and what they share with sync: the file of entries, the scheduled
+//! requests over one client with their status line, and the writes with their report.
 
-use std::collections::VecDeque;
 use std::fs::File;
 use std::future::Future;
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Read};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
 
+use super::progress::StatusLine;
+use super::scheduler::{self, Scheduler};
 use super::{ScopeName, check_scope_name};
-use crate::api;
+use crate::api::{self, SecretValue};
 use crate::cli::{Connection, Context, usage_error};
-use crate::dotenv::{self, Entry, FileFormat};
-use crate::input::value_from_bytes;
+use crate::formats::{self, Entry, FileFormat};
 use crate::output;
 
+/// The scope and the file of import and sync.
 #[derive(Args, Debug)]
-#[command(
-    after_help = "A .env file has one KEY=VALUE per line, optionally after `export `; \
-    lines starting with # are comments. Values may be 'single-quoted' (literal) or \
-    \"double-quoted\" (with \\n, \\r, \\t, \\\", \\\\, \\$ and \\xNN escapes) or $'...' \
-    (as in bash); all may span lines, and quoted pieces next to each other are joined, as in \
-    'it'\\''s'. Files over 787456000 bytes are refused. A JSON file is one object: \
-    {\"KEY\": \"value\"}, or {\"KEY\": {\"bytes_value\": \"<base64>\"}} for binary values. \
-    Every entry is checked before any is sent: if one is invalid, nothing is imported. Values \
-    are never printed."
-)]
-pub struct Import {
-    /// Scope to put the secrets in
+pub(super) struct ScopeAndFile {
+    /// The scope
     #[arg(long)]
     scope: Option<String>,
 
@@ -46,89 +38,237 @@ pub struct Import {
     /// File format; by default from the file's extension, else from its content
     #[arg(long, value_enum, ignore_case = true)]
     format: Option<FileFormat>,
-
-    /// How many secrets to put at the same time
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
-    concurrency: u16,
 }
 
-impl Import {
-    pub async fn run(self, context: &Context) -> anyhow::Result<()> {
+impl ScopeAndFile {
+    /// The scope and every entry of the file, all checked before anything is sent; a file
+    /// with problems lists them on stderr and fails saying that nothing was done.
+    pub(super) fn read(self, wording: &Wording) -> anyhow::Result<(String, Vec<Entry>)> {
         let (scope, file) = scope_and_file(self.scope, self.scope_argument, self.file)?;
         check_scope_name(&scope)?;
         let (content, source) = read_import_file(file.as_ref())?;
-        let format = dotenv::detect_format(self.format, file.as_deref(), &content);
-        let entries = dotenv::parse(format, &content).map_err(|problems| {
+        let format = formats::detect_format(self.format, file.as_deref(), &content);
+        let entries = formats::parse(format, &content).map_err(|problems| {
             for problem in &problems {
                 eprintln!("{source}: {problem}");
             }
             anyhow::anyhow!(
-                "nothing was imported: {} problem(s) in {source}; fix them and run the import again",
-                problems.len()
+                "nothing was {}: {} problem(s) in {source}; fix them and run the {} again",
+                wording.done,
+                problems.len(),
+                wording.command
             )
         })?;
-        let connection = context.connect()?;
-        let started = Instant::now();
-        let total = entries.len();
-        let mut progress = Progress::new("Importing", total);
-        let client = connection.client.clone();
-        // Set by the first answer that every other put would get too; later puts are skipped.
-        let stopped = Arc::new(AtomicBool::new(false));
-        let results = run_concurrently(
-            entries,
-            usize::from(self.concurrency),
-            move |entry: Entry| {
-                let client = client.clone();
-                let scope = scope.clone();
-                let stopped = stopped.clone();
-                async move {
-                    if stopped.load(Ordering::SeqCst) {
-                        return (entry.key, None);
-                    }
-                    let result = client.put_secret(&scope, &entry.key, &entry.value).await;
-                    if result.as_ref().is_err_and(fails_every_put) {
-                        stopped.store(true, Ordering::SeqCst);
-                    }
-                    (entry.key, Some(result))
-                }
-            },
-            |_| progress.advance(),
-        )
-        .await;
-        progress.finish();
-        let imported = results
-            .iter()
-            .filter(|(_, result)| matches!(result, Some(Ok(()))))
-            .count();
-        eprintln!(
-            "Imported {imported} of {total} secrets in {:.2} s",
-            started.elapsed().as_secs_f64()
-        );
-        let mut failures: Vec<(String, api::Error)> = results
-            .into_iter()
-            .filter_map(|(key, result)| result?.err().map(|error| (key, error)))
-            .collect();
-        if let Some(at) = failures
-            .iter()
-            .position(|(_, error)| fails_every_put(error))
-        {
-            let (_, reason) = failures.swap_remove(at);
-            return Err(connection.explain(reason).context(format!(
-                "{imported} of {total} secrets were imported; the import stopped at the first \
-                 answer that every secret would get"
-            )));
-        }
-        if failures.is_empty() {
-            return Ok(());
-        }
-        for (key, error) in &failures {
-            eprintln!("  {key}: {error}");
-        }
-        Err(import_failure(&connection, failures, total))
+        Ok((scope, entries))
     }
 }
 
-/// An answer that says no put to this scope can succeed: the scope does not exist (a put
+/// `--concurrency`, shared by import, export and sync.
+#[derive(Args, Debug)]
+pub(super) struct Concurrency {
+    /// Pin the number of requests in flight to N (by default it is found while running:
+    /// 8 to start, halved when the workspace throttles, at most 64)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: Option<u16>,
+}
+
+/// The requests of one bulk command: one client whose events (throttled answers, retry
+/// notices, debug lines) reach the scheduler and are printed through the status line.
+pub(super) struct Bulk {
+    pub connection: Connection,
+    scheduler: Arc<Scheduler>,
+    status: Arc<StatusLine>,
+    debug: bool,
+}
+
+impl Bulk {
+    pub(super) fn connect(context: &Context, concurrency: Concurrency) -> anyhow::Result<Bulk> {
+        let scheduler = Arc::new(Scheduler::new(concurrency.concurrency.map(usize::from)));
+        let status = Arc::new(StatusLine::new());
+        let debug = context.debug();
+        let observer: api::Observer = {
+            let (scheduler, status) = (scheduler.clone(), status.clone());
+            Arc::new(move |event: &api::Event| {
+                if let api::Event::Retry {
+                    throttled: true,
+                    delay,
+                    ..
+                } = event
+                {
+                    let change = scheduler.throttled(*delay);
+                    if debug {
+                        status.print(&format!("scheduler: {change}"));
+                    }
+                    status.update(scheduler.concurrency(), scheduler.throttled_count());
+                }
+                status.print(&event.to_string());
+            })
+        };
+        let connection = context.connect_observed(observer)?;
+        Ok(Bulk {
+            connection,
+            scheduler,
+            status,
+            debug,
+        })
+    }
+
+    pub(super) fn client(&self) -> &api::Client {
+        &self.connection.client
+    }
+
+    /// Runs `operation` on every item through the scheduler under a progress bar labelled
+    /// `label`; returns every result in the items' order.
+    pub(super) async fn run<T, R, Fut>(
+        &self,
+        label: &'static str,
+        items: Vec<T>,
+        operation: impl Fn(T) -> Fut,
+    ) -> Vec<R>
+    where
+        Fut: Future<Output = R>,
+    {
+        let scheduler = &self.scheduler;
+        self.status
+            .start(label, items.len(), scheduler.concurrency());
+        let on_change = |change: &scheduler::Change| {
+            if self.debug {
+                self.status.print(&format!("scheduler: {change}"));
+            }
+        };
+        let results = scheduler
+            .run(
+                items,
+                operation,
+                |_| {
+                    self.status
+                        .advance(scheduler.concurrency(), scheduler.throttled_count())
+                },
+                &on_change,
+            )
+            .await;
+        self.status.finish();
+        if self.debug {
+            eprintln!(
+                "scheduler: {label} done at concurrency {}, {} throttled answer(s)",
+                scheduler.concurrency(),
+                scheduler.throttled_count()
+            );
+        }
+        results
+    }
+}
+
+/// A change to one key of a scope.
+pub(super) enum Write {
+    Put(Entry),
+    Delete(String),
+}
+
+impl Write {
+    fn key(&self) -> &str {
+        match self {
+            Write::Put(entry) => &entry.key,
+            Write::Delete(key) => key,
+        }
+    }
+}
+
+/// How the report of a command's writes names them: "imported", "secrets", "import".
+pub(super) struct Wording {
+    pub done: &'static str,
+    pub things: &'static str,
+    pub command: &'static str,
+}
+
+pub(super) const IMPORT_WORDING: Wording = Wording {
+    done: "imported",
+    things: "secrets",
+    command: "import",
+};
+
+/// Sends every write through the scheduler and reports: a summary line on stderr, and an
+/// error naming the keys that failed. At the first answer that every other write would get
+/// too (no scope, 401, 403), the writes not yet sent are skipped.
+pub(super) async fn send_writes(
+    bulk: &Bulk,
+    label: &'static str,
+    scope: &str,
+    writes: Vec<Write>,
+    wording: &Wording,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let total = writes.len();
+    let stopped = AtomicBool::new(false);
+    let results = bulk
+        .run(label, writes, |write| {
+            let stopped = &stopped;
+            async move {
+                if stopped.load(Ordering::SeqCst) {
+                    return (write.key().to_owned(), None);
+                }
+                let result = match &write {
+                    Write::Put(entry) => {
+                        bulk.client()
+                            .put_secret(scope, &entry.key, &entry.value)
+                            .await
+                    }
+                    Write::Delete(key) => bulk.client().delete_secret(scope, key).await,
+                };
+                if result.as_ref().is_err_and(fails_every_put) {
+                    stopped.store(true, Ordering::SeqCst);
+                }
+                (write.key().to_owned(), Some(result))
+            }
+        })
+        .await;
+    let succeeded = results
+        .iter()
+        .filter(|(_, result)| matches!(result, Some(Ok(()))))
+        .count();
+    let Wording {
+        done,
+        things,
+        command,
+    } = wording;
+    eprintln!(
+        "{} {succeeded} of {total} {things} in {:.2} s",
+        capitalized(done),
+        started.elapsed().as_secs_f64()
+    );
+    let mut failures: Vec<(String, api::Error)> = results
+        .into_iter()
+        .filter_map(|(key, result)| result?.err().map(|error| (key, error)))
+        .collect();
+    if let Some(at) = failures
+        .iter()
+        .position(|(_, error)| fails_every_put(error))
+    {
+        let (_, reason) = failures.swap_remove(at);
+        return Err(bulk.connection.explain(reason).context(format!(
+            "{succeeded} of {total} {things} were {done}; the {command} stopped at the first \
+             answer that every {} would get",
+            things.trim_end_matches('s')
+        )));
+    }
+    if failures.is_empty() {
+        return Ok(());
+    }
+    for (key, error) in &failures {
+        eprintln!("  {key}: {error}");
+    }
+    Err(write_failure(&bulk.connection, failures, total, wording))
+}
+
+fn capitalized(word: &str) -> String {
+    let mut letters = word.chars();
+    letters
+        .next()
+        .map(|first| first.to_uppercase().chain(letters).collect())
+        .unwrap_or_default()
+}
+
+/// An answer that says no write to this scope can succeed: the scope does not exist (a put
 /// creates keys, so a missing resource is the scope), or the credentials are rejected (401)
 /// or lack the permission (403).
 fn fails_every_put(error: &api::Error) -> bool {
@@ -136,16 +276,17 @@ fn fails_every_put(error: &api::Error) -> bool {
         || error.error_code() == Some("RESOURCE_DOES_NOT_EXIST")
 }
 
-/// The error for an import where some puts failed: it names the failed keys, and gives the
+/// The error for writes of which some failed: it names the failed keys, and gives the
 /// reason with its hint when all of them failed the same way.
-fn import_failure(
+fn write_failure(
     connection: &Connection,
     mut failures: Vec<(String, api::Error)>,
     total: usize,
+    Wording { done, things, .. }: &Wording,
 ) -> anyhow::Error {
     let keys: Vec<&str> = failures.iter().map(|(key, _)| key.as_str()).collect();
     let summary = format!(
-        "{} of {total} secrets were not imported ({})",
+        "{} of {total} {things} were not {done} ({})",
         failures.len(),
         keys.join(", ")
     );
@@ -158,6 +299,117 @@ fn import_failure(
         return connection.explain(reason).context(summary);
     }
     anyhow::anyhow!("{summary}; the reason for each is listed above")
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "A .env file has one KEY=VALUE per line, optionally after `export `; \
+    lines starting with # are comments. Values may be 'single-quoted' (literal) or \
+    \"double-quoted\" (with \\n, \\r, \\t, \\\", \\\\, \\$ and \\xNN escapes) or $'...' \
+    (as in bash); all may span lines, and quoted pieces next to each other are joined, as in \
+    'it'\\''s'. Files over 787456000 bytes are refused. A JSON file is one object: \
+    {\"KEY\": \"value\"}, or {\"KEY\": {\"bytes_value\": \"<base64>\"}} for binary values. \
+    Every entry is checked before any is sent: if one is invalid, nothing is imported. Values \
+    are never printed."
+)]
+pub struct Import {
+    #[command(flatten)]
+    source: ScopeAndFile,
+
+    #[command(flatten)]
+    concurrency: Concurrency,
+}
+
+impl Import {
+    pub async fn run(self, context: &Context) -> anyhow::Result<()> {
+        let (scope, entries) = self.source.read(&IMPORT_WORDING)?;
+        let bulk = Bulk::connect(context, self.concurrency)?;
+        let writes = entries.into_iter().map(Write::Put).collect();
+        send_writes(&bulk, "Importing", &scope, writes, &IMPORT_WORDING).await
+    }
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "A .env export is safe to source: no value is ever expanded or run. Values \
+    are written 'single-quoted', or \"double-quoted\" with \\ before \\, \" and $ when they \
+    hold a single quote or end in a backslash; values with control characters or bytes that \
+    are not UTF-8, or with both ' and `, are written as $'...' with \\xNN escapes after a \
+    line ''\\ (bash and zsh read them exactly, up to a NUL byte; docker compose refuses that \
+    line). Keys that are not shell names are written after `export `, so a shell refuses \
+    them. In JSON, values that are not UTF-8 are written as {\"bytes_value\": \"<base64>\"}. \
+    import restores the exact bytes of both."
+)]
+pub struct Export {
+    #[command(flatten)]
+    scope: ScopeName,
+
+    /// File format written to standard output
+    #[arg(long, value_enum, ignore_case = true, default_value = "env")]
+    format: FileFormat,
+
+    #[command(flatten)]
+    concurrency: Concurrency,
+}
+
+impl Export {
+    pub async fn run(self, context: &Context) -> anyhow::Result<()> {
+        let scope = self.scope.resolve()?;
+        if io::stdout().is_terminal() {
+            eprintln!(
+                "Warning: secret values are printed to the terminal; redirect the output to a \
+                 file (> secrets.env) or pipe it to `databricks secrets import`"
+            );
+        }
+        let bulk = Bulk::connect(context, self.concurrency)?;
+        let keys = list_keys(&bulk, &scope).await?;
+        let entries = read_values(&bulk, "Exporting", &scope, keys)
+            .await
+            .into_iter()
+            .map(|(key, value)| {
+                let value = value.map_err(|error| bulk.connection.explain(error))?;
+                Ok(Entry {
+                    key,
+                    value,
+                    line: 0,
+                })
+            })
+            .collect::<anyhow::Result<Vec<Entry>>>()?;
+        output::write_stdout(&formats::write(self.format, &entries))?;
+        Ok(())
+    }
+}
+
+/// The keys of a scope, in the order listed.
+pub(super) async fn list_keys(bulk: &Bulk, scope: &str) -> anyhow::Result<Vec<String>> {
+    let listed = bulk
+        .connection
+        .call(bulk.client().list_secrets(scope))
+        .await?;
+    Ok(listed
+        .data
+        .secrets
+        .into_iter()
+        .map(|secret| secret.key)
+        .collect())
+}
+
+/// The current value of every key, read through the scheduler, in the keys' order.
+pub(super) async fn read_values(
+    bulk: &Bulk,
+    label: &'static str,
+    scope: &str,
+    keys: Vec<String>,
+) -> Vec<(String, Result<SecretValue, api::Error>)> {
+    bulk.run(label, keys, |key| async move {
+        let value = bulk
+            .client()
+            .get_secret(scope, &key)
+            .await
+            .map(|reply| SecretValue::from_bytes(reply.data.value.expose().to_vec()));
+        (key, value)
+    })
+    .await
 }
 
 /// `import --scope S FILE`, `import S FILE`, `import S` (stdin): clap fills positionals from the
@@ -181,7 +433,7 @@ fn scope_and_file(
 }
 
 /// The file's bytes and a name for messages; none or `-` is standard input. Neither is read
-/// past [`dotenv::MAX_FILE_BYTES`], so a huge file or an endless pipe cannot fill the memory.
+/// past [`formats::MAX_FILE_BYTES`], so a huge file or an endless pipe cannot fill the memory.
 fn read_import_file(file: Option<&PathBuf>) -> anyhow::Result<(Vec<u8>, String)> {
     let (content, source) = match file.filter(|path| path.as_os_str() != "-") {
         Some(path) => {
@@ -189,7 +441,7 @@ fn read_import_file(file: Option<&PathBuf>) -> anyhow::Result<(Vec<u8>, String)>
             let file = File::open(path).with_context(|| format!("cannot read {source}"))?;
             if file
                 .metadata()
-                .is_ok_and(|metadata| metadata.len() > dotenv::MAX_FILE_BYTES)
+                .is_ok_and(|metadata| metadata.len() > formats::MAX_FILE_BYTES)
             {
                 bail!(too_large(&source));
             }
@@ -205,7 +457,7 @@ fn read_import_file(file: Option<&PathBuf>) -> anyhow::Result<(Vec<u8>, String)>
             (content, "stdin".to_string())
         }
     };
-    if content.len() as u64 > dotenv::MAX_FILE_BYTES {
+    if content.len() as u64 > formats::MAX_FILE_BYTES {
         bail!(too_large(&source));
     }
     Ok((content, source))
@@ -215,7 +467,7 @@ fn read_import_file(file: Option<&PathBuf>) -> anyhow::Result<(Vec<u8>, String)>
 fn read_bounded(source: impl Read) -> io::Result<Vec<u8>> {
     let mut content = Vec::new();
     source
-        .take(dotenv::MAX_FILE_BYTES + 1)
+        .take(formats::MAX_FILE_BYTES + 1)
         .read_to_end(&mut content)?;
     Ok(content)
 }
@@ -224,163 +476,7 @@ fn too_large(source: &str) -> String {
     format!(
         "{source} is larger than any valid import file (over {} bytes: {}); nothing was \
          imported: check that it is the file you meant",
-        dotenv::MAX_FILE_BYTES,
-        dotenv::max_file_bytes_reason()
+        formats::MAX_FILE_BYTES,
+        formats::max_file_bytes_reason()
     )
-}
-
-#[derive(Args, Debug)]
-#[command(
-    after_help = "A .env export is safe to source: no value is ever expanded or run. Values \
-    are written 'single-quoted', or \"double-quoted\" with \\ before \\, \" and $ when they \
-    hold a single quote or end in a backslash; values with control characters or bytes that \
-    are not UTF-8, or with both ' and `, are written as $'...' with \\xNN escapes after a \
-    line ''\\ (bash and zsh read them exactly, up to a NUL byte; docker compose refuses that \
-    line). Keys that are not shell names are written after `export `, so a shell refuses \
-    them. In JSON, values that are not UTF-8 are written as {\"bytes_value\": \"<base64>\"}. \
-    import restores the exact bytes of both."
-)]
-pub struct Export {
-    #[command(flatten)]
-    scope: ScopeName,
-
-    /// File format written to standard output
-    #[arg(long, value_enum, ignore_case = true, default_value = "env")]
-    format: FileFormat,
-
-    /// How many values to fetch at the same time
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
-    concurrency: u16,
-}
-
-impl Export {
-    pub async fn run(self, context: &Context) -> anyhow::Result<()> {
-        let scope = self.scope.resolve()?;
-        if io::stdout().is_terminal() {
-            eprintln!(
-                "Warning: secret values are printed to the terminal; redirect the output to a \
-                 file (> secrets.env) or pipe it to `databricks secrets import`"
-            );
-        }
-        let connection = context.connect()?;
-        let listed = connection
-            .client
-            .list_secrets(&scope)
-            .await
-            .map_err(|error| connection.explain(error))?;
-        let keys: Vec<String> = listed
-            .data
-            .secrets
-            .into_iter()
-            .map(|secret| secret.key)
-            .collect();
-        let mut progress = Progress::new("Exporting", keys.len());
-        let client = connection.client.clone();
-        let fetched = run_concurrently(
-            keys,
-            usize::from(self.concurrency),
-            move |key: String| {
-                let client = client.clone();
-                let scope = scope.clone();
-                async move { client.get_secret(&scope, &key).await }
-            },
-            |_| progress.advance(),
-        )
-        .await;
-        progress.finish();
-        let mut entries = Vec::with_capacity(fetched.len());
-        for reply in fetched {
-            let content = reply.map_err(|error| connection.explain(error))?.data;
-            entries.push(Entry {
-                key: content.key,
-                value: value_from_bytes(content.value.expose().to_vec()),
-                line: 0,
-            });
-        }
-        output::write_stdout(&dotenv::write(self.format, &entries))?;
-        Ok(())
-    }
-}
-
-/// Runs `operation` on every item with at most `concurrency` of them in flight, calls
-/// `on_result` as each one finishes, and returns the results in the items' order.
-async fn run_concurrently<T, R, F, Fut>(
-    items: Vec<T>,
-    concurrency: usize,
-    operation: F,
-    mut on_result: impl FnMut(&R),
-) -> Vec<R>
-where
-    T: Send + 'static,
-    R: Send + 'static,
-    F: Fn(T) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = R> + Send,
-{
-    let count = items.len();
-    let queue = Arc::new(Mutex::new(
-        items.into_iter().enumerate().collect::<VecDeque<_>>(),
-    ));
-    let operation = Arc::new(operation);
-    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
-    for _ in 0..concurrency.min(count) {
-        let (queue, operation, sender) = (queue.clone(), operation.clone(), sender.clone());
-        tokio::spawn(async move {
-            while let Some((index, item)) = next_item(&queue) {
-                let result = operation(item).await;
-                if sender.send((index, result)).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    drop(sender);
-    let mut results: Vec<Option<R>> = (0..count).map(|_| None).collect();
-    while let Some((index, result)) = receiver.recv().await {
-        on_result(&result);
-        results[index] = Some(result);
-    }
-    results.into_iter().flatten().collect()
-}
-
-fn next_item<T>(queue: &Mutex<VecDeque<(usize, T)>>) -> Option<(usize, T)> {
-    queue
-        .lock()
-        .map(|mut queue| queue.pop_front())
-        .unwrap_or(None)
-}
-
-/// A one-line progress bar on stderr, drawn only when stderr is a terminal.
-struct Progress {
-    label: &'static str,
-    done: usize,
-    total: usize,
-    visible: bool,
-}
-
-impl Progress {
-    fn new(label: &'static str, total: usize) -> Progress {
-        Progress {
-            label,
-            done: 0,
-            total,
-            visible: io::stderr().is_terminal() && total > 0,
-        }
-    }
-
-    fn advance(&mut self) {
-        self.done += 1;
-        if self.visible {
-            const WIDTH: usize = 30;
-            let filled = WIDTH * self.done / self.total;
-            let bar = format!("{}{}", "#".repeat(filled), "-".repeat(WIDTH - filled));
-            eprint!("\r{} [{bar}] {}/{}", self.label, self.done, self.total);
-            let _ = io::stderr().flush();
-        }
-    }
-
-    fn finish(&self) {
-        if self.visible {
-            eprint!("\r\x1b[2K");
-        }
-    }
 }

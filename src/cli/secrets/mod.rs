@@ -2,7 +2,10 @@
 
 mod acls;
 mod bulk;
+mod progress;
+mod scheduler;
 mod scopes;
+mod sync;
 mod values;
 
 use std::convert::Infallible;
@@ -50,6 +53,8 @@ pub enum SecretsCommand {
     Import(bulk::Import),
     /// Print every secret of a scope as a .env or JSON file that import reads back
     Export(bulk::Export),
+    /// Make a scope hold exactly the secrets of a .env or JSON file (plan first; --dry-run)
+    Sync(sync::Sync),
 }
 
 impl SecretsCommand {
@@ -69,6 +74,7 @@ impl SecretsCommand {
             SecretsCommand::DeleteAcl(command) => command.run(context).await,
             SecretsCommand::Import(command) => command.run(context).await,
             SecretsCommand::Export(command) => command.run(context).await,
+            SecretsCommand::Sync(command) => command.run(context).await,
         }
     }
 }

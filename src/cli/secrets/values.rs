@@ -15,9 +15,9 @@ use super::{
 };
 use crate::api::{self, SecretContent, SecretMetadata, SecretValue};
 use crate::cli::{Connection, Context, usage_error};
-use crate::input::{self, InvalidValue, ValueFlags};
 use crate::output::{self, Dialect, Format, GoTable, Table};
 use crate::secret::{Secret, SecretBytes};
+use crate::value::{self, InvalidValue, ValueFlags};
 
 /// `--scope S --key K`, or `S K` positionally.
 #[derive(Args, Debug)]
@@ -101,7 +101,7 @@ impl Put {
         check_secret_address(&scope, &key)?;
         // Credentials first, so that a broken profile fails before the user types a value.
         let connection = context.connect()?;
-        let value = input::read_value(ValueFlags {
+        let value = value::read_value(ValueFlags {
             string_value: self.string_value,
             binary_file: self.binary_file,
             bytes_value: self.bytes_value,
@@ -151,7 +151,7 @@ fn put_from_json(mut body: JsonBody) -> anyhow::Result<(String, String, SecretVa
             ));
         }
     };
-    input::check_value(&value).map_err(|invalid| usage_error(invalid.to_string()))?;
+    value::check_value(&value).map_err(|invalid| usage_error(invalid.to_string()))?;
     Ok((scope, key, value))
 }
 

@@ -18,7 +18,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 
 use crate::api::SecretValue;
-use crate::input::value_from_bytes;
 
 /// The line separating the value from the instructions: `# ` and 70 dashes.
 const MARKER: &str = "# ----------------------------------------------------------------------";
@@ -150,7 +149,7 @@ pub fn parse_edited(template: &[u8], edited: &[u8]) -> Result<SecretValue, Edito
     if value.is_empty() {
         return Err(EditorError::Empty);
     }
-    Ok(value_from_bytes(value.to_vec()))
+    Ok(SecretValue::from_bytes(value.to_vec()))
 }
 
 /// The offset of the first line that is exactly the marker (a `\r\n` ending is accepted).
@@ -305,7 +304,9 @@ mod interrupts {
     use std::sync::atomic::{AtomicI32, Ordering};
     use std::sync::{Mutex, MutexGuard, PoisonError};
 
-    const SIGNALS: [libc::c_int; 2] = [libc::SIGINT, libc::SIGQUIT];
+    use crate::signals::Replaced;
+
+    const IGNORED: [libc::c_int; 2] = [libc::SIGINT, libc::SIGQUIT];
 
     const CAUGHT: [libc::c_int; 2] = [libc::SIGHUP, libc::SIGTERM];
 
@@ -316,34 +317,14 @@ mod interrupts {
         CAUGHT_SIGNAL.store(signal, Ordering::SeqCst);
     }
 
-    /// Catches `signal` with [`note_signal`], unless it is ignored (as under `nohup`).
-    fn catch_unless_ignored(signal: libc::c_int) -> libc::sighandler_t {
-        let handler = note_signal as extern "C" fn(libc::c_int) as *const () as libc::sighandler_t;
-        // SAFETY: the handler only stores into an atomic, which is async-signal-safe.
-        let before = unsafe { libc::signal(signal, handler) };
-        if before == libc::SIG_IGN {
-            // SAFETY: puts back the disposition that was in place before.
-            unsafe { libc::signal(signal, libc::SIG_IGN) };
-        }
-        before
-    }
-
-    fn restore(signals: [libc::c_int; 2], previous: [libc::sighandler_t; 2]) {
-        for (signal, before) in signals.into_iter().zip(previous) {
-            if before != libc::SIG_ERR {
-                // SAFETY: puts back the disposition that was in place before.
-                unsafe { libc::signal(signal, before) };
-            }
-        }
-    }
-
     /// Dispositions are process-wide: one editor at a time, so restoring is never mixed up.
     pub(super) static EDITOR_RUNNING: Mutex<()> = Mutex::new(());
 
     /// Ignores or catches the signals until dropped, then restores what was there before.
     pub struct SignalGuard {
-        previous: [libc::sighandler_t; 2],
-        previous_caught: [libc::sighandler_t; 2],
+        // Fields drop in order: the dispositions are restored before the lock is released.
+        _ignored: Replaced,
+        _caught: Replaced,
         _one_at_a_time: MutexGuard<'static, ()>,
     }
 
@@ -355,12 +336,11 @@ mod interrupts {
             let lock = EDITOR_RUNNING
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            // SAFETY: `signal` with SIG_IGN installs no handler code; it only changes the
-            // disposition, which `Drop` restores.
-            let previous = SIGNALS.map(|signal| unsafe { libc::signal(signal, libc::SIG_IGN) });
+            let ignored = Replaced::ignore(&IGNORED);
+            let reset_in_child = IGNORED.map(|signal| !ignored.was_ignored(signal));
             let restore_in_child = move || {
-                for (signal, before) in SIGNALS.into_iter().zip(previous) {
-                    if before != libc::SIG_IGN {
+                for (signal, reset) in IGNORED.into_iter().zip(reset_in_child) {
+                    if reset {
                         // SAFETY: `signal` is async-signal-safe, allowed between fork and exec.
                         unsafe { libc::signal(signal, libc::SIG_DFL) };
                     }
@@ -371,10 +351,9 @@ mod interrupts {
             unsafe { child.pre_exec(restore_in_child) };
             // A caught signal is reset to its default in the child by exec itself.
             CAUGHT_SIGNAL.store(0, Ordering::SeqCst);
-            let previous_caught = CAUGHT.map(catch_unless_ignored);
             SignalGuard {
-                previous,
-                previous_caught,
+                _ignored: ignored,
+                _caught: Replaced::catch(&CAUGHT, note_signal),
                 _one_at_a_time: lock,
             }
         }
@@ -386,13 +365,6 @@ mod interrupts {
                 libc::SIGTERM => Some("SIGTERM"),
                 _ => None,
             }
-        }
-    }
-
-    impl Drop for SignalGuard {
-        fn drop(&mut self) {
-            restore(SIGNALS, self.previous);
-            restore(CAUGHT, self.previous_caught);
         }
     }
 }

@@ -1,23 +1,18 @@
-//! Where a secret value for `put` comes from: a flag, a file, piped stdin or the editor.
+//! Where a secret value for `put` comes from: a flag ([`flags`]), a file ([`file`]), piped
+//! stdin ([`stdin`]) or the editor ([`editor`]).
 
-use std::fs::File;
+mod editor;
+mod file;
+mod flags;
+mod stdin;
+
 use std::io::{self, IsTerminal, Read};
-use std::path::PathBuf;
-
-use anyhow::Context as _;
 
 use crate::api::{MAX_VALUE_BYTES, SecretValue};
-use crate::editor::{self, EditorError};
 use crate::secret::{Secret, SecretBytes};
+use editor::EditorError;
 
-/// The value options of `put`. clap's `conflicts_with` rules on `put` let at most one through,
-/// so no second check of that rule is made here.
-#[derive(Debug, Clone, Default)]
-pub struct ValueFlags {
-    pub string_value: Option<String>,
-    pub binary_file: Option<PathBuf>,
-    pub bytes_value: Option<String>,
-}
+pub use flags::ValueFlags;
 
 /// A value option or value that breaks a rule: a mistake in how `put` was called, found
 /// before anything is sent.
@@ -58,44 +53,16 @@ fn read_value_from(
     let value = if let Some(text) = flags.string_value {
         SecretValue::Text(Secret::new(text))
     } else if let Some(path) = flags.binary_file {
-        SecretValue::Bytes(SecretBytes::new(read_file(path, stdin)?))
+        SecretValue::Bytes(SecretBytes::new(file::read_file(path, stdin)?))
     } else if let Some(text) = flags.bytes_value {
         SecretValue::Bytes(SecretBytes::new(text.into_bytes()))
     } else if !stdin_is_terminal {
-        value_from_bytes(read_bounded(stdin).context("cannot read the value from standard input")?)
+        SecretValue::from_bytes(stdin::read_stdin(stdin)?)
     } else {
         edit()?
     };
     check_value(&value)?;
     Ok(value)
-}
-
-/// Text when the bytes are valid UTF-8 (sent as `string_value`), else bytes (`bytes_value`).
-pub fn value_from_bytes(bytes: Vec<u8>) -> SecretValue {
-    match String::from_utf8(bytes) {
-        Ok(text) => SecretValue::Text(Secret::new(text)),
-        Err(error) => SecretValue::Bytes(SecretBytes::new(error.into_bytes())),
-    }
-}
-
-/// The file's bytes, exactly; `-` means stdin.
-fn read_file(path: PathBuf, stdin: impl Read) -> anyhow::Result<Vec<u8>> {
-    if path.as_os_str() == "-" {
-        return read_bounded(stdin).context("cannot read the value from standard input");
-    }
-    let file = File::open(&path)
-        .with_context(|| format!("cannot open the value file {}", path.display()))?;
-    read_bounded(file).with_context(|| format!("cannot read the value file {}", path.display()))
-}
-
-/// Reads at most one byte more than the limit, so an endless pipe cannot fill the memory and
-/// an oversized value is still recognised.
-fn read_bounded(source: impl Read) -> io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    source
-        .take(MAX_VALUE_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)?;
-    Ok(bytes)
 }
 
 pub fn check_value(value: &SecretValue) -> Result<(), InvalidValue> {
@@ -118,6 +85,7 @@ pub fn check_value(value: &SecretValue) -> Result<(), InvalidValue> {
 mod tests {
     use super::*;
     use std::io::Write;
+    use std::path::PathBuf;
 
     fn no_editor() -> Result<SecretValue, EditorError> {
         panic!("the editor must not be started when a value is given")
@@ -257,11 +225,5 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("more than 131072 bytes"), "{error}");
-    }
-
-    #[test]
-    fn value_from_bytes_prefers_text() {
-        assert_eq!(value_from_bytes(b"ok".to_vec()), text("ok"));
-        assert_eq!(value_from_bytes(vec![0xc3]), bytes(&[0xc3]));
     }
 }
