@@ -78,6 +78,18 @@ impl Run {
         self.stdout()
     }
 
+    /// Asserts the exit code of a command that prints before it may fail (sync's plan goes to
+    /// stdout first); returns stderr.
+    #[track_caller]
+    pub fn fails_after_printing(&self, code: i32) -> &str {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code; stderr: {}",
+            self.stderr
+        );
+        &self.stderr
+    }
+
     /// Asserts the exit code and that stdout is empty; returns stderr.
     #[track_caller]
     pub fn fails_with(&self, code: i32) -> &str {

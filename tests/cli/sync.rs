@@ -226,7 +226,7 @@ fn unreadable_values_are_named_in_the_plan_and_stop_the_sync_before_any_write() 
 
     let run = env.run(&["secrets", "sync", SCOPE, "app.env"]);
 
-    let stderr = run.fails_with(1);
+    let stderr = run.fails_after_printing(1);
     let plan = run.stdout();
     assert_eq!(plan.matches("? ").count(), 1, "{plan}");
     assert!(
