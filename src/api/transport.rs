@@ -427,6 +427,13 @@ fn causes<'a>(
 /// reqwest errors never contain the request headers, so no token can appear here.
 fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     let cause = causes(error).pop().unwrap_or(error);
+    // The same words on every system: Windows says "No connection could be made because ...".
+    let refused = cause
+        .downcast_ref::<std::io::Error>()
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
+    if refused {
+        return "connection refused".to_owned();
+    }
     let text = cause.to_string();
     let text = match text.find(" (os error") {
         Some(at) => &text[..at],

@@ -2,7 +2,7 @@
 //! reference's default order, the first that is configured and gets a token wins. A method that
 //! lacks what it needs, or whose first token fails, is skipped with a `--debug` line.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::azure::{
@@ -20,7 +20,7 @@ use super::provider::{ManagementToken, TokenProvider};
 use super::storage::{FileTokenStore, TokenStore};
 use super::token::TokenSource;
 use super::u2m::DatabricksCliTokens;
-use crate::config::{AUTH_DOCS, UnifiedConfig};
+use crate::config::{self, AUTH_DOCS, UnifiedConfig};
 use crate::secret::Secret;
 
 /// The methods of the default chain, in order (the Go SDK's, without metadata-service,
@@ -76,13 +76,10 @@ pub struct Environment {
 impl Environment {
     /// This process's environment: the token storage in the home directory, `az` from PATH.
     pub fn for_process(http: TokenHttp, debug: DebugLog) -> Environment {
-        let home = std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" })
-            .filter(|home| !home.is_empty());
         Environment {
             http,
-            store: home.map(|home| {
-                Arc::new(FileTokenStore::in_home(Path::new(&home))) as Arc<dyn TokenStore>
-            }),
+            store: config::home_dir()
+                .map(|home| Arc::new(FileTokenStore::in_home(&home)) as Arc<dyn TokenStore>),
             debug,
             env: Box::new(|name| std::env::var(name).ok()),
             // The Azure CLI is a batch file on Windows, which is not found without its extension.

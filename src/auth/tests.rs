@@ -16,6 +16,7 @@ use super::api_provider::ChainCredentials;
 use super::azure::{
     AzureAuthority, AzureClientSecret, AzureCloud, AzureMsi, MsiEndpoint, discover_tenant,
 };
+#[cfg(unix)] // the az tests run a shell script
 use super::azure_cli::AzureCli;
 use super::cache::{CachedToken, EarlyRefresh, PersistentCache};
 use super::chain::{Environment, configure};

@@ -3,7 +3,7 @@
 use clap::{Args, CommandFactory};
 use clap_complete::Shell;
 
-use super::Cli;
+use super::{Cli, Context};
 
 #[derive(Args, Debug)]
 pub struct Completion {
@@ -13,7 +13,7 @@ pub struct Completion {
 }
 
 impl Completion {
-    pub fn run(&self) -> anyhow::Result<()> {
+    pub fn run(self, _context: &Context) -> anyhow::Result<()> {
         let mut command = Cli::command();
         let mut script = Vec::new();
         clap_complete::generate(self.shell, &mut command, "databricks", &mut script);

@@ -7,14 +7,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 
-use crate::config::{self, ProfileFile};
+use super::Context;
+use crate::config::{self, DEFAULT_PROFILE, PROFILE_VARIABLE, ProfileFile};
 use crate::secret::Secret;
 
 mod hidden_input;
 use hidden_input::HiddenInput;
 
-const DEFAULT_PROFILE: &str = "DEFAULT";
-const PROFILE_VARIABLE: &str = "DATABRICKS_CONFIG_PROFILE";
 const HOST_PROMPT: &str = "Databricks Host (should begin with https://)";
 const AAD_TOKEN_VARIABLE: &str = "DATABRICKS_AAD_TOKEN";
 /// Empty answers at a terminal before giving up (also stops a loop on a closed terminal).
@@ -49,11 +48,19 @@ pub struct Configure {
 }
 
 impl Configure {
-    /// `profile` is the global `--profile`; else `DATABRICKS_CONFIG_PROFILE`, else `DEFAULT`, the
+    /// Writes the global `--profile`; else `DATABRICKS_CONFIG_PROFILE`, else `DEFAULT`, the
     /// profile every other command would read.
-    pub fn run(&self, profile: Option<&str>) -> Result<()> {
+    pub fn run(self, context: &Context) -> Result<()> {
+        if self.oauth {
+            return super::auth::configure_oauth(
+                context.profile(),
+                self.host.as_deref(),
+                context.debug(),
+            );
+        }
         let profile_variable = non_empty_variable(PROFILE_VARIABLE);
-        let profile = profile
+        let profile = context
+            .profile()
             .or(profile_variable.as_deref())
             .unwrap_or(DEFAULT_PROFILE);
         let path = config::config_path()?;

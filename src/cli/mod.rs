@@ -1,4 +1,5 @@
-//! The command tree: a group is an enum, a leaf command a clap struct with `run`.
+//! The command tree: a group is an enum, a leaf command a clap struct with
+//! `run(self, &Context)` (async where it calls the API).
 
 mod argv;
 mod auth;
@@ -127,47 +128,59 @@ impl fmt::Display for Drift {
 impl std::error::Error for Drift {}
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let context = Context { global: cli.global };
     match cli.command {
-        Command::Configure(configure) if configure.oauth => auth::configure_oauth(
-            cli.global.profile.as_deref(),
-            configure.host.as_deref(),
-            cli.global.debug,
-        ),
-        Command::Configure(configure) => configure.run(cli.global.profile.as_deref()),
-        Command::Auth(command) => command.run(&cli.global),
+        Command::Configure(command) => command.run(&context),
+        Command::Auth(command) => command.run(&context),
         Command::Secrets(command) => {
-            let context = Context::new(cli.global)?;
+            // A bad output format is a usage error before anything is sent.
+            context.style()?;
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .context("cannot start the async runtime")?
                 .block_on(command.run(&context))
         }
-        Command::Completion(completion) => completion.run(),
-        Command::Version(version) => version.run(cli.global.style()?.format),
+        Command::Completion(command) => command.run(&context),
+        Command::Version(command) => command.run(&context),
     }
 }
 
-/// What every secrets command needs: the global options, and from them an API client.
+/// What every command may need: the global options, and from them the output style and an API
+/// client.
 pub struct Context {
     global: GlobalOptions,
-    style: Style,
 }
 
 impl Context {
-    fn new(global: GlobalOptions) -> anyhow::Result<Self> {
-        let style = global.style()?;
-        Ok(Context { global, style })
+    /// The same options with `--profile NAME`: for commands that look at several profiles.
+    pub fn for_profile(&self, name: &str) -> Context {
+        let global = GlobalOptions {
+            profile: Some(name.to_owned()),
+            ..self.global.clone()
+        };
+        Context { global }
     }
 
-    /// How results are printed: dialect and format.
-    pub fn style(&self) -> Style {
-        self.style
+    /// The global `--profile`, if given.
+    pub fn profile(&self) -> Option<&str> {
+        self.global.profile.as_deref()
     }
 
     /// Whether `--debug` was given.
     pub fn debug(&self) -> bool {
         self.global.debug
+    }
+
+    /// The `--output` format, if given.
+    pub fn output(&self) -> Option<Format> {
+        self.global.output
+    }
+
+    /// How results are printed: dialect and format (a usage error for a bad
+    /// DATABRICKS_OUTPUT_FORMAT).
+    pub fn style(&self) -> anyhow::Result<Style> {
+        self.global.style()
     }
 
     /// Resolves the credentials and builds the one HTTP client of this process.

@@ -10,6 +10,7 @@
 use clap::Args;
 use serde_json::json;
 
+use super::Context;
 use crate::output::{self, Format};
 
 /// The name in the version line.
@@ -48,8 +49,8 @@ const PATCH: u64 = 0;
 pub struct Version {}
 
 impl Version {
-    pub fn run(&self, format: Format) -> anyhow::Result<()> {
-        match format {
+    pub fn run(self, context: &Context) -> anyhow::Result<()> {
+        match context.style()?.format {
             Format::Table => output::write_stdout(version_line().as_bytes())?,
             Format::Json => output::print_json(&version_json())?,
         }

@@ -4,6 +4,7 @@
 use std::fs::{self, Metadata};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use super::ConfigError;
 use super::ini::Document;
@@ -13,6 +14,8 @@ use crate::secret::Secret;
 
 /// Symbolic links followed before giving up (the usual kernel limit).
 const MAX_SYMLINK_HOPS: usize = 40;
+/// How long a rename over the config file may wait for a reader on Windows.
+const REPLACE_PATIENCE: Duration = Duration::from_secs(2);
 
 /// A loaded config file. A file that does not exist loads as an empty one; `update` creates it.
 #[derive(Debug, Clone)]
@@ -223,9 +226,32 @@ fn write_atomically(path: &Path, bytes: &[u8], existing: Option<&Metadata>) -> i
     }
     restrict_mode(temporary.as_file(), existing)?;
     temporary.as_file().sync_all()?;
-    temporary.persist(path).map_err(|error| error.error)?;
+    let temporary = temporary.into_temp_path();
+    replace(&temporary, path)?;
+    // Nothing is left to remove: dropping the renamed path's guard finds no file.
+    drop(temporary);
     sync_directory(directory);
     Ok(())
+}
+
+/// Renames `temporary` over `path`. On Windows a process that has `path` open at that instant
+/// (another `databricks` reading its profile, a virus scanner) can make the rename fail with
+/// "Access denied" for a moment, so that is retried for up to [`REPLACE_PATIENCE`]. (std's
+/// rename, not tempfile's persist: it replaces an open file where Windows allows it.)
+fn replace(temporary: &Path, path: &Path) -> io::Result<()> {
+    let started = Instant::now();
+    loop {
+        match fs::rename(temporary, path) {
+            Err(error)
+                if cfg!(windows)
+                    && error.kind() == io::ErrorKind::PermissionDenied
+                    && started.elapsed() < REPLACE_PATIENCE =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            result => return result,
+        }
+    }
 }
 
 /// `<name>.tmp` followed by random characters, beside the file: named after the file it
@@ -290,6 +316,7 @@ fn sync_directory(_directory: &Path) {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ini::NEW_FILE_NEWLINE;
 
     fn write(path: &Path, text: &str) {
         fs::write(path, text).unwrap();
@@ -314,7 +341,8 @@ mod tests {
             file.set_token_auth("DEFAULT", "https://h", &Secret::new("t"), false)
         })
         .unwrap();
-        assert_eq!(read(&path), "[DEFAULT]\nhost = https://h\ntoken = t\n");
+        let expected = "[DEFAULT]\nhost = https://h\ntoken = t\n";
+        assert_eq!(read(&path), expected.replace('\n', NEW_FILE_NEWLINE));
         #[cfg(unix)]
         assert_eq!(mode(&path), 0o600);
     }

@@ -12,8 +12,13 @@
 use std::collections::HashSet;
 use std::fmt;
 
+use super::DEFAULT_PROFILE;
+
+/// The line ending of a file that has none yet: the platform's, as the Go CLI writes its config
+/// (go-ini's `LineBreak`: `\r\n` on Windows).
+pub const NEW_FILE_NEWLINE: &str = if cfg!(windows) { "\r\n" } else { "\n" };
+
 const BOM: &[u8] = b"\xEF\xBB\xBF";
-const DEFAULT_SECTION: &str = "DEFAULT";
 
 /// Why a line cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -307,13 +312,13 @@ impl Document {
         self.lines.insert(index, Line { text, ending });
     }
 
-    /// The line ending the file already uses (`\r\n` stays `\r\n`), else `\n`.
+    /// The line ending the file already uses (`\r\n` stays `\r\n`), else [`NEW_FILE_NEWLINE`].
     fn newline(&self) -> &'static str {
         self.lines
             .iter()
             .map(|line| line.ending)
             .find(|ending| !ending.is_empty())
-            .unwrap_or("\n")
+            .unwrap_or(NEW_FILE_NEWLINE)
     }
 }
 
@@ -434,7 +439,7 @@ fn validate(kinds: &[Kind]) -> Result<(), SyntaxError> {
             Kind::Invalid(problem) => Some(problem.clone()),
             Kind::Header(name) => {
                 current = name;
-                let repeated = !sections.insert(name.as_str()) && name != DEFAULT_SECTION;
+                let repeated = !sections.insert(name.as_str()) && name != DEFAULT_PROFILE;
                 repeated.then(|| Problem::DuplicateSection(name.clone()))
             }
             Kind::Entry { key, .. } => {
@@ -726,7 +731,7 @@ mod tests {
         );
         assert_eq!(
             edited("", |d| d.set("DEFAULT", "host", "x")),
-            "[DEFAULT]\nhost = x\n"
+            "[DEFAULT]\nhost = x\n".replace('\n', NEW_FILE_NEWLINE)
         );
     }
 
@@ -963,7 +968,7 @@ mod tests {
             document.set("fresh", &key, "v");
             let result = String::from_utf8(document.to_bytes()).unwrap();
             if text.is_empty() {
-                prop_assert_eq!(result, format!("[fresh]\n{key} = v\n"));
+                prop_assert_eq!(result, format!("[fresh]\n{key} = v\n").replace('\n', NEW_FILE_NEWLINE));
             } else if newline == "\r\n" {
                 prop_assert_eq!(result.matches('\n').count(), result.matches("\r\n").count());
             } else {

@@ -19,6 +19,12 @@ pub use ini::Problem;
 pub use resolve::{Resolved, Source, resolve};
 pub use unified::{AUTH_DOCS, Origin, Setting, UnifiedConfig, attribute_named};
 
+/// The profile used when none is named: the file's `[DEFAULT]` section, which configparser (the
+/// legacy CLI's reader) also treats specially.
+pub const DEFAULT_PROFILE: &str = "DEFAULT";
+/// The environment variable that names a profile when `--profile` is not given.
+pub const PROFILE_VARIABLE: &str = "DATABRICKS_CONFIG_PROFILE";
+
 /// Every way reading, resolving or writing the configuration can fail; each message says what
 /// to do next. No message ever contains a token, a password or a line of the file.
 #[derive(thiserror::Error, Debug)]
@@ -132,22 +138,24 @@ fn describe_profiles(names: &[String]) -> String {
 /// `$DATABRICKS_CONFIG_FILE` (a leading `~` meaning the home directory, as in the SDKs), else
 /// `.databrickscfg` in the home directory.
 pub fn config_path() -> Result<PathBuf, ConfigError> {
-    let home = std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" })
-        .or_else(|| std::env::var_os("HOME"));
-    config_path_from(std::env::var_os("DATABRICKS_CONFIG_FILE"), home)
+    config_path_from(std::env::var_os("DATABRICKS_CONFIG_FILE"), home_dir())
+}
+
+/// The home directory as the Go CLI finds it (Go's `os.UserHomeDir`): `%USERPROFILE%` on
+/// Windows, `$HOME` elsewhere; unset or empty means none.
+pub fn home_dir() -> Option<PathBuf> {
+    let variable = if cfg!(windows) { "USERPROFILE" } else { "HOME" };
+    std::env::var_os(variable)
+        .filter(|value| !value.is_empty())
+        .map(PathBuf::from)
 }
 
 fn config_path_from(
     config_file: Option<OsString>,
-    home: Option<OsString>,
+    home: Option<PathBuf>,
 ) -> Result<PathBuf, ConfigError> {
-    let non_empty = |value: Option<OsString>| value.filter(|v| !v.is_empty());
-    let home = || {
-        non_empty(home)
-            .map(PathBuf::from)
-            .ok_or(ConfigError::NoHome)
-    };
-    let Some(file) = non_empty(config_file).map(PathBuf::from) else {
+    let home = || home.ok_or(ConfigError::NoHome);
+    let Some(file) = config_file.filter(|v| !v.is_empty()).map(PathBuf::from) else {
         return Ok(home()?.join(".databrickscfg"));
     };
     match file.strip_prefix("~") {
@@ -190,7 +198,7 @@ mod tests {
 
     #[test]
     fn no_home_is_an_error_that_names_the_variables() {
-        let error = config_path_from(None, Some("".into())).unwrap_err();
+        let error = config_path_from(None, None).unwrap_err();
         assert!(matches!(error, ConfigError::NoHome));
         assert!(error.to_string().contains("DATABRICKS_CONFIG_FILE"));
     }

@@ -11,9 +11,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::{ConfigError, ProfileFile};
+use super::{ConfigError, DEFAULT_PROFILE, PROFILE_VARIABLE, ProfileFile};
 
-const DEFAULT_PROFILE: &str = "DEFAULT";
 const SETTINGS_SECTION: &str = "__settings__";
 
 /// Where the official clients document their methods; quoted in their errors.
@@ -111,13 +110,7 @@ pub const ATTRIBUTES: &[Attribute] = &[
         true,
         false,
     ),
-    attribute(
-        "profile",
-        Some("DATABRICKS_CONFIG_PROFILE"),
-        None,
-        false,
-        false,
-    ),
+    attribute("profile", Some(PROFILE_VARIABLE), None, false, false),
     attribute(
         "config_file",
         Some("DATABRICKS_CONFIG_FILE"),

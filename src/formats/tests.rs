@@ -1,6 +1,8 @@
 //! Tests of both formats and of what they share.
 
-use super::env::{self, ANSI_C_QUOTES, DOUBLE_QUOTES, Quoting, quoting};
+use super::env::{self, ANSI_C_QUOTES, DOUBLE_QUOTES};
+#[cfg(unix)] // the bash round-trip tests
+use super::env::{Quoting, quoting};
 use super::json;
 use super::*;
 use crate::secret::{Secret, SecretBytes};

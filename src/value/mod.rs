@@ -18,9 +18,6 @@ pub use flags::ValueFlags;
 /// before anything is sent.
 #[derive(Debug, thiserror::Error)]
 pub enum InvalidValue {
-    #[error("give only one of --string-value, --binary-file and --bytes-value")]
-    TwoSources,
-
     #[error(
         "the secret value is empty, nothing was sent: give a value with --string-value, \
          --binary-file PATH or --bytes-value, pipe it on standard input, or type it in the \
@@ -53,9 +50,6 @@ fn read_value_from(
     stdin_is_terminal: bool,
     edit: impl FnOnce() -> Result<SecretValue, EditorError>,
 ) -> anyhow::Result<SecretValue> {
-    if flags.given_count() > 1 {
-        return Err(InvalidValue::TwoSources.into());
-    }
     let value = if let Some(text) = flags.string_value {
         SecretValue::Text(Secret::new(text))
     } else if let Some(path) = flags.binary_file {
@@ -190,18 +184,6 @@ mod tests {
             aborted.to_string().contains("nothing was sent"),
             "{aborted}"
         );
-    }
-
-    #[test]
-    fn two_sources_are_refused() {
-        let flags = ValueFlags {
-            string_value: Some(String::new()),
-            bytes_value: Some("x".into()),
-            ..ValueFlags::default()
-        };
-        let error = read(flags, b"", false).unwrap_err();
-        assert!(error.to_string().contains("only one of"), "{error}");
-        assert!(error.is::<InvalidValue>());
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! chain order, `auth_type`, conflicts, `default_profile`, refresh during a long import, the
 //! cross-invocation token cache, and no secret in any output.
 
-use std::os::unix::fs::PermissionsExt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+#[cfg(unix)]
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use databricks_emulator::{
     AZURE_DEVOPS_ISSUER, CI_REQUEST_TOKEN, Cloud, Config, DEFAULT_ADMIN, FederationPolicy,
@@ -12,10 +13,10 @@ use databricks_emulator::{
 };
 use serde_json::Value;
 
-use crate::harness::{Run, TestEnv};
+#[cfg(unix)]
+use crate::harness::file_mode;
+use crate::harness::{Run, SP, SP_SECRET, TestEnv};
 
-pub(crate) const SP: &str = "ci-deployer";
-pub(crate) const SP_SECRET: &str = "sp-secret-4f1c9e";
 const AZ_SP: &str = "0b8f2c3e-1111-4222-8333-944455556666";
 const AZ_SECRET: &str = "azure-secret-77d2a1";
 
@@ -175,11 +176,11 @@ fn a_second_ci_command_reuses_the_token_and_the_discovery_answer() {
     let cache = std::fs::read_to_string(env.home().join(".databricks/token-cache.json"))
         .expect("the token storage");
     assert!(!cache.contains(SP_SECRET));
-    let mode = std::fs::metadata(env.home().join(".databricks/token-cache.json"))
-        .expect("metadata")
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o600);
+    #[cfg(unix)] // Windows has no permission bits.
+    assert_eq!(
+        file_mode(&env.home().join(".databricks/token-cache.json")),
+        0o600
+    );
 
     // Opting out: a new token every time.
     env.emulator.clear_requests();
@@ -366,7 +367,9 @@ fn azure_msi_takes_the_identity_endpoint_from_the_environment() {
 
 /// A fake `az` that logs its arguments and answers with `answer` (on stderr when it fails),
 /// first on PATH.
+#[cfg(unix)]
 fn fake_az(env: &TestEnv, answer: &str, exit_code: i32) -> String {
+    use std::os::unix::fs::PermissionsExt;
     let bin = env.home().join("bin");
     std::fs::create_dir_all(&bin).expect("bin");
     let calls = env.home().join("az-calls");
@@ -385,6 +388,7 @@ fn fake_az(env: &TestEnv, answer: &str, exit_code: i32) -> String {
     )
 }
 
+#[cfg(unix)] // az is faked by a shell script
 #[test]
 fn azure_cli_runs_az_once_for_a_logged_in_user() {
     let env = azure_workspace();
@@ -421,6 +425,7 @@ fn azure_cli_runs_az_once_for_a_logged_in_user() {
     );
 }
 
+#[cfg(unix)] // az is faked by a shell script
 #[test]
 fn azure_cli_not_logged_in_falls_through_to_the_error_that_lists_the_config() {
     let env = azure_workspace();
@@ -514,7 +519,14 @@ fn databricks_cli_profiles_read_the_go_token_cache_and_refresh_it() {
         "[dev]\nhost = {url}\nauth_type = databricks-cli\n"
     ));
 
-    let run = run(&env, &["secrets", "list-scopes", "--profile", "dev"], &[]);
+    // The token cache file as the Go CLI keeps it, not the OS keyring (which Windows and macOS
+    // have, so it would be asked first).
+    let file_storage = [("DATABRICKS_AUTH_STORAGE", "plaintext")];
+    let run = run(
+        &env,
+        &["secrets", "list-scopes", "--profile", "dev"],
+        &file_storage,
+    );
     let stderr = run.fails_with(1);
     assert!(
         stderr.contains("databricks OAuth is not configured for this host"),
@@ -540,7 +552,7 @@ fn databricks_cli_profiles_read_the_go_token_cache_and_refresh_it() {
     let run = self::run(
         &env,
         &["secrets", "list-scopes", "--profile", "dev", "--debug"],
-        &[],
+        &file_storage,
     );
     run.ok();
     assert_no_secret(&run, &[refresh_token]);
@@ -743,6 +755,7 @@ fn nothing_configured_names_what_is_missing_without_secrets() {
     );
 }
 
+#[cfg(unix)]
 fn create_key_vault_scope(env: &TestEnv, vars: &[(&str, &str)]) -> Run {
     run(
         env,
@@ -761,6 +774,7 @@ fn create_key_vault_scope(env: &TestEnv, vars: &[(&str, &str)]) -> Run {
     )
 }
 
+#[cfg(unix)] // az is faked by a shell script
 #[test]
 fn a_key_vault_scope_needs_the_user_token_az_gives_not_a_service_principals() {
     let env = azure_workspace();

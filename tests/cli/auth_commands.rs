@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 use databricks_emulator::{CI_REQUEST_TOKEN, Config, DEFAULT_ADMIN, Fault};
 use serde_json::{Value, json};
 
-use crate::auth::{SP, SP_SECRET};
-use crate::harness::{Run, TestEnv};
+use crate::harness::{Run, SP, SP_SECRET, TestEnv};
 
 const GITHUB_URL: &str = "http://127.0.0.1:9/token-request";
 

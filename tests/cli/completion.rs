@@ -31,10 +31,10 @@ fn an_unknown_shell_is_a_usage_error_listing_the_shells() {
     for shell in SHELLS {
         assert!(stderr.contains(shell), "{stderr}");
     }
-    assert!(run.stdout.is_empty());
 }
 
 /// Sources the bash script and asks it to complete `words` (the last one being typed).
+#[cfg(unix)]
 fn bash_completions(env: &TestEnv, words: &str) -> Vec<String> {
     let script = format!(
         r#"source <(databricks completion bash)
@@ -51,6 +51,7 @@ printf '%s\n' "${{COMPREPLY[@]}}""#
     run.ok().lines().map(str::to_string).collect()
 }
 
+#[cfg(unix)] // runs bash
 #[test]
 fn the_bash_script_completes_commands_and_options() {
     let env = TestEnv::without_profile(Default::default());

@@ -6,7 +6,9 @@
 use std::fs;
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(target_os = "linux")]
+use std::time::Instant;
 
 use databricks_emulator::Config;
 
@@ -141,7 +143,7 @@ fn lock_file(env: &TestEnv) -> PathBuf {
     env.home().join(".databrickscfg.lock")
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(target_os = "linux")] // flock(1) (util-linux) holds the lock
 #[test]
 fn a_lock_held_too_long_is_a_clear_error_and_nothing_is_written() {
     let env = TestEnv::new();
@@ -168,7 +170,7 @@ fn a_lock_held_too_long_is_a_clear_error_and_nothing_is_written() {
     assert_eq!(env.read_config(), before);
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(target_os = "linux")] // flock(1) (util-linux) holds the lock
 #[test]
 fn a_lock_whose_holder_was_killed_blocks_nobody() {
     let env = TestEnv::new();

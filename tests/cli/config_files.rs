@@ -22,15 +22,11 @@ use std::fs;
 use std::path::Path;
 use std::process::{Child, Stdio};
 
-use crate::harness::TestEnv;
+#[cfg(unix)]
+use crate::harness::file_mode;
+use crate::harness::{TestEnv, read_config_text};
 
 const TOKEN: &str = "dapi-config-files-token";
-
-#[cfg(unix)]
-fn mode(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    fs::metadata(path).expect("metadata").permissions().mode() & 0o777
-}
 
 /// Names in `directory` that look like leftover temporary files (`<name>.tmpXXXXXX`; the
 /// `<name>.lock` lock file stays by design).
@@ -182,7 +178,7 @@ fn a_utf8_bom_is_skipped_when_reading_and_kept_when_writing() {
     );
     run.ok();
     assert_eq!(
-        env.read_config(),
+        fs::read_to_string(env.config_path()).expect("config readable"),
         format!("{text}\r\n[second]\r\nhost = https://b.example.com\r\ntoken = dapi-second\r\n")
     );
 }
@@ -200,7 +196,7 @@ fn configure_keeps_crlf_line_endings_and_other_lines() {
     );
     run.ok();
     assert_eq!(
-        env.read_config(),
+        fs::read_to_string(env.config_path()).expect("config readable"),
         "; team settings\r\n[DEFAULT]\r\nhost = https://new.example.com\r\ntoken = dapi-new\r\n\
          jobs-api-version = 2.1\r\n\r\n[other]\r\nhost = https://other.example.com\r\n"
     );
@@ -331,7 +327,7 @@ fn a_symlinked_config_stays_a_symlink_and_its_target_is_updated_with_mode_0600()
             env.emulator.admin_token()
         )
     );
-    assert_eq!(mode(&target), 0o600);
+    assert_eq!(file_mode(&target), 0o600);
     assert!(leftovers(env.home()).is_empty());
     assert!(leftovers(&dotfiles).is_empty());
     // And the secrets commands read through the link.
@@ -358,10 +354,10 @@ fn a_dangling_symlink_gets_its_target_created() {
             .is_symlink()
     );
     assert_eq!(
-        fs::read_to_string(&target).expect("target"),
+        read_config_text(&target),
         "[DEFAULT]\nhost = https://a.example.com\ntoken = dapi-a\n"
     );
-    assert_eq!(mode(&target), 0o600);
+    assert_eq!(file_mode(&target), 0o600);
 }
 
 #[cfg(unix)]
@@ -375,7 +371,7 @@ fn configure_creates_and_tightens_to_mode_0600() {
         b"dapi-a\n",
     )
     .ok();
-    assert_eq!(mode(&env.config_path()), 0o600);
+    assert_eq!(file_mode(&env.config_path()), 0o600);
 
     fs::remove_file(env.config_path()).expect("config removed");
     env.run_with_stdin(
@@ -383,7 +379,7 @@ fn configure_creates_and_tightens_to_mode_0600() {
         b"dapi-a\n",
     )
     .ok();
-    assert_eq!(mode(&env.config_path()), 0o600);
+    assert_eq!(file_mode(&env.config_path()), 0o600);
     assert!(leftovers(env.home()).is_empty());
 }
 
@@ -443,7 +439,7 @@ fn a_read_only_config_file_is_refused_not_made_writable() {
         );
         assert!(stderr.contains(&format!("chmod u+w {path}")), "{stderr}");
         assert_eq!(env.read_config(), before);
-        assert_eq!(mode(&env.config_path()), read_only);
+        assert_eq!(file_mode(&env.config_path()), read_only);
     }
 }
 
@@ -465,14 +461,14 @@ fn the_owner_and_group_are_kept_and_the_mode_is_never_looser_than_0600() {
     configure_dev(&env, &env.config_path()).ok();
     let metadata = fs::metadata(env.config_path()).expect("config");
     assert_eq!((metadata.uid(), metadata.gid()), (uid, gid));
-    assert_eq!(mode(&env.config_path()), 0o600);
+    assert_eq!(file_mode(&env.config_path()), 0o600);
     assert!(
         env.read_config()
             .contains("[dev]\nhost = https://dev.example.com\n")
     );
     set_mode(&env.config_path(), 0o640);
     configure_dev(&env, &env.config_path()).ok();
-    assert_eq!(mode(&env.config_path()), 0o600);
+    assert_eq!(file_mode(&env.config_path()), 0o600);
 }
 
 #[cfg(unix)]
@@ -566,7 +562,7 @@ fn a_leading_tilde_in_the_config_file_variable_means_home() {
     command.env("DATABRICKS_CONFIG_FILE", "~/conf/team.cfg");
     let token = format!("{}\n", env.emulator.admin_token());
     env.run_command(command, token.as_bytes()).ok();
-    let written = fs::read_to_string(env.home().join("conf/team.cfg")).expect("written in HOME");
+    let written = read_config_text(&env.home().join("conf/team.cfg"));
     assert!(written.starts_with("[DEFAULT]\n"), "{written}");
     assert!(
         !env.home().join("~").exists(),
@@ -616,4 +612,56 @@ fn a_config_file_of_200000_profiles_is_read_in_linear_time() {
     };
     assert!(status.success());
     assert_eq!(env.api_requests().len(), 1);
+}
+
+/// The variable the Go CLI takes the home directory from (Go's `os.UserHomeDir`), and the one
+/// it ignores.
+const HOME_VARIABLE: &str = if cfg!(windows) { "USERPROFILE" } else { "HOME" };
+const IGNORED_HOME_VARIABLE: &str = if cfg!(windows) { "HOME" } else { "USERPROFILE" };
+
+#[test]
+fn the_config_file_is_found_in_userprofile_on_windows_and_in_home_elsewhere() {
+    let env = TestEnv::new();
+    let empty_home = tempfile::tempdir().expect("another home directory");
+
+    let mut command = env.command(&["secrets", "list-scopes"]);
+    command.env(IGNORED_HOME_VARIABLE, empty_home.path());
+    env.run_command(command, b"").ok();
+    env.emulator.clear_requests();
+
+    let mut command = env.command(&["secrets", "list-scopes"]);
+    command.env(HOME_VARIABLE, empty_home.path());
+    let stderr = env.run_command(command, b"").fails_with(1).to_string();
+    assert!(stderr.contains("databricks configure --token"), "{stderr}");
+    assert_eq!(env.api_requests(), [], "nothing may be sent");
+}
+
+#[test]
+fn an_empty_home_variable_is_an_error_naming_the_variables_to_set() {
+    let env = TestEnv::new();
+    let mut command = env.command(&["secrets", "list-scopes"]);
+    command.env(HOME_VARIABLE, "");
+    let stderr = env.run_command(command, b"").fails_with(1).to_string();
+    assert!(
+        stderr.starts_with("Error: cannot find the home directory to locate .databrickscfg"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("DATABRICKS_CONFIG_FILE"), "{stderr}");
+}
+
+/// A file `configure` creates has the platform's line endings, as the Go CLI writes it: `\r\n`
+/// on Windows, `\n` elsewhere. (An existing file keeps its own.)
+#[test]
+fn a_new_config_file_has_the_line_endings_the_go_cli_writes() {
+    let env = TestEnv::without_profile(Default::default());
+    env.run_with_stdin(
+        &["configure", "--host", "https://a.example.com"],
+        b"dapi-a\n",
+    )
+    .ok();
+    let newline = if cfg!(windows) { "\r\n" } else { "\n" };
+    assert_eq!(
+        fs::read_to_string(env.config_path()).expect("config readable"),
+        format!("[DEFAULT]{newline}host = https://a.example.com{newline}token = dapi-a{newline}")
+    );
 }

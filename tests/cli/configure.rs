@@ -2,17 +2,13 @@
 //! host and token come from (flags, files, environment, piped lines, a terminal), and that a
 //! failure writes nothing.
 
-use std::fs;
-use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
 
 use databricks_emulator::Config;
 
-use crate::harness::{BINARY, Run, TestEnv};
+#[cfg(unix)]
+use crate::harness::file_mode;
+use crate::harness::{Run, TestEnv, read_config_text};
 
 /// A config file with everything a hand-edited one has: both comment styles, blank lines,
 /// unknown keys, several profiles, a continuation line, `:` as delimiter, odd spacing.
@@ -49,14 +45,6 @@ fn configure_with_token_file(env: &TestEnv, extra_args: &[&str], token: &str) ->
 
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 temporary path")
-}
-
-fn file_mode(path: &Path) -> u32 {
-    std::fs::metadata(path)
-        .expect("file exists")
-        .permissions()
-        .mode()
-        & 0o777
 }
 
 #[test]
@@ -123,8 +111,10 @@ fn a_new_profile_is_appended_after_the_existing_ones() {
     );
 }
 
+#[cfg(unix)] // file modes
 #[test]
 fn a_new_file_is_private_and_a_loose_one_is_tightened() {
+    use std::os::unix::fs::PermissionsExt;
     let env = TestEnv::without_profile(Config::default());
     let run = configure_with_token_file(&env, &["--host", "https://a.example.com"], "dapi-a");
     assert_eq!(run.ok(), "");
@@ -322,12 +312,13 @@ fn the_config_file_variable_is_honoured() {
     let run = env.run_command(command, b"https://ci.example.com\ndapi-ci\n");
     assert_eq!(run.ok(), "");
     assert!(!env.config_path().exists(), "~/.databrickscfg was written");
-    let written = std::fs::read_to_string(&elsewhere).expect("read");
+    let written = read_config_text(&elsewhere);
     let added = written.strip_prefix(RICH_CONFIG).expect("old content kept");
     assert_eq!(
         added.trim_start_matches('\n'),
         "[ci]\nhost = https://ci.example.com\ntoken = dapi-ci\n"
     );
+    #[cfg(unix)] // Windows has no permission bits.
     assert_eq!(file_mode(&elsewhere), 0o600);
 }
 
@@ -388,183 +379,6 @@ fn piped_answers_keep_stdout_empty_and_never_echo_the_token() {
         "says the token is missing: {stderr}"
     );
     assert!(!env.read_config().contains("[new]"), "nothing written");
-}
-
-/// A pseudo-terminal (through `script`) driven like a person: wait for a prompt, then type.
-struct Terminal {
-    child: Child,
-    keyboard: Option<ChildStdin>,
-    screen: Receiver<Vec<u8>>,
-    seen: Vec<u8>,
-}
-
-const PROMPT_TIMEOUT: Duration = Duration::from_secs(10);
-
-impl Terminal {
-    /// Runs `shell_command` through `sh` on a new pseudo-terminal.
-    fn start(env: &TestEnv, shell_command: &str) -> Terminal {
-        let mut command = env.terminal_command(shell_command);
-        command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("script starts");
-        let keyboard = child.stdin.take();
-        let mut output = child.stdout.take().expect("stdout piped");
-        let (sender, screen) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut buffer = [0; 4096];
-            while let Ok(read @ 1..) = output.read(&mut buffer) {
-                if sender.send(buffer[..read].to_vec()).is_err() {
-                    break;
-                }
-            }
-        });
-        Terminal {
-            child,
-            keyboard,
-            screen,
-            seen: Vec::new(),
-        }
-    }
-
-    fn screen_text(&self) -> String {
-        String::from_utf8_lossy(&self.seen).into_owned()
-    }
-
-    /// Waits until `text` has appeared on the terminal.
-    #[track_caller]
-    fn expect(&mut self, text: &str) {
-        let deadline = Instant::now() + PROMPT_TIMEOUT;
-        while !self.screen_text().contains(text) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.screen.recv_timeout(left) {
-                Ok(chunk) => self.seen.extend(chunk),
-                Err(_) => panic!(
-                    "{text:?} never appeared; the terminal showed {:?}",
-                    self.screen_text()
-                ),
-            }
-        }
-    }
-
-    fn type_line(&mut self, line: &str) {
-        self.type_text(&format!("{line}\n"));
-    }
-
-    fn type_text(&mut self, text: &str) {
-        let keyboard = self.keyboard.as_mut().expect("the keyboard is open");
-        keyboard.write_all(text.as_bytes()).expect("typed");
-        keyboard.flush().expect("flushed");
-    }
-
-    /// Waits for the command to end; returns its exit code and everything the terminal showed.
-    fn finish(mut self) -> (i32, String) {
-        let deadline = Instant::now() + PROMPT_TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.screen.recv_timeout(left) {
-                Ok(chunk) => self.seen.extend(chunk),
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    let _ = self.child.kill();
-                    panic!(
-                        "the command did not end; the terminal showed {:?}",
-                        self.screen_text()
-                    );
-                }
-            }
-        }
-        drop(self.keyboard.take());
-        let status = self.child.wait().expect("script ends");
-        (status.code().unwrap_or(-1), self.screen_text())
-    }
-}
-
-/// A shell command that runs the binary with `args`.
-fn databricks(args: &str) -> String {
-    format!("'{BINARY}' {args}")
-}
-
-const HOST_PROMPT: &str = "Databricks Host (should begin with https://)";
-
-#[test]
-fn at_a_terminal_it_prompts_and_masks_the_existing_token() {
-    let env = TestEnv::without_profile(Config::default());
-    env.write_config("[DEFAULT]\nhost = https://old.example.com\ntoken = dapi-old-secret-token\n");
-    let mut terminal = Terminal::start(&env, &databricks("configure --token"));
-    terminal.expect(&format!("{HOST_PROMPT} [https://old.example.com]: "));
-    terminal.type_line("https://new.example.com/path");
-    terminal.expect("Token [********]: ");
-    terminal.type_line("");
-    let (code, screen) = terminal.finish();
-    assert_eq!(code, 0, "{screen}");
-    assert!(!screen.contains("dapi-old-secret-token"), "{screen}");
-    assert_eq!(
-        env.read_config(),
-        "[DEFAULT]\nhost = https://new.example.com\ntoken = dapi-old-secret-token\n"
-    );
-}
-
-#[test]
-fn at_a_terminal_a_new_token_replaces_the_old_and_prompts_are_on_stderr() {
-    let env = TestEnv::without_profile(Config::default());
-    env.write_config("[work]\nhost = https://work.example.com\ntoken = dapi-old-secret-token\n");
-    // stdout goes nowhere: the prompts must still reach the person, on stderr.
-    let mut terminal = Terminal::start(&env, &databricks("configure --profile work > /dev/null"));
-    terminal.expect(&format!("{HOST_PROMPT} [https://work.example.com]: "));
-    terminal.type_line("");
-    terminal.expect("Token [********]: ");
-    terminal.type_line("dapi-typed-token");
-    let (code, screen) = terminal.finish();
-    assert_eq!(code, 0, "{screen}");
-    assert!(!screen.contains("dapi-old-secret-token"), "{screen}");
-    assert_eq!(
-        env.read_config(),
-        "[work]\nhost = https://work.example.com\ntoken = dapi-typed-token\n"
-    );
-}
-
-#[test]
-fn at_a_terminal_without_a_profile_the_token_prompt_has_no_default() {
-    let env = TestEnv::without_profile(Config::default());
-    let mut terminal = Terminal::start(
-        &env,
-        &databricks("configure --host https://fresh.example.com"),
-    );
-    terminal.expect("Token: ");
-    terminal.type_line("dapi-fresh");
-    let (code, screen) = terminal.finish();
-    assert_eq!(code, 0, "{screen}");
-    assert!(
-        !screen.contains(HOST_PROMPT),
-        "--host given, no host prompt: {screen}"
-    );
-    assert_eq!(
-        env.read_config(),
-        "[DEFAULT]\nhost = https://fresh.example.com\ntoken = dapi-fresh\n"
-    );
-    assert_eq!(file_mode(&env.config_path()), 0o600);
-}
-
-#[test]
-fn ctrl_c_at_the_hidden_token_prompt_gives_the_terminal_its_echo_back() {
-    let env = TestEnv::without_profile(Config::default());
-    // The shell survives the Ctrl-C (a trap, not an ignore, which the binary would inherit) to
-    // show the terminal's settings afterwards.
-    let configure = databricks("configure --host https://h.example.com");
-    let shell_command = format!("trap : INT; {configure}; echo \"exit=$?\"; stty -a");
-    let mut terminal = Terminal::start(&env, &shell_command);
-    terminal.expect("Token: ");
-    terminal.type_text("\u{3}");
-    let (code, screen) = terminal.finish();
-    assert_eq!(code, 0, "{screen}");
-    assert!(screen.contains("exit=130"), "interrupted: {screen}");
-    let settings = screen.split("exit=130").nth(1).unwrap_or_default();
-    let words: Vec<&str> = settings.split_whitespace().collect();
-    assert!(words.contains(&"echo"), "echo is back on: {settings}");
-    assert!(!words.contains(&"-echo"), "echo is back on: {settings}");
-    assert!(!env.config_path().exists(), "nothing written");
 }
 
 #[test]
@@ -729,78 +543,273 @@ fn a_token_with_spaces_or_control_characters_inside_is_refused() {
     assert!(!env.config_path().exists());
 }
 
-/// Words of `stty -a` on the terminal, `echo` or `-echo` among them.
-const ECHO_STATE: &str = "stty -a </dev/tty | tr ' ;' '\\n\\n' | grep -x -e echo -e -echo";
+/// Prompts on a pseudo-terminal (`script`), hidden input and Ctrl-C: Unix terminals only.
+#[cfg(unix)]
+mod terminal {
+    use std::fs;
+    use std::io::{Read, Write};
+    use std::process::{Child, ChildStdin, Stdio};
+    use std::sync::mpsc::{self, Receiver};
+    use std::time::{Duration, Instant};
 
-/// A shell command that prints `ECHO-OFF` once the terminal's echo is off (polling in the
-/// background for up to 10 s), while `foreground` runs; then prints its exit code and the echo
-/// state.
-fn report_echo_off_while(foreground: &str) -> String {
-    format!(
-        "( for i in $(seq 200); do [ \"$({ECHO_STATE})\" = -echo ] && echo ECHO-OFF && break; \
-         sleep 0.05; done ) & {foreground}; echo \"exit=$?\"; echo \"after=$({ECHO_STATE})\"; wait"
-    )
-}
+    use super::*;
+    use crate::harness::BINARY;
 
-/// The config file as a FIFO: `configure` blocks reading it until the test writes it, which
-/// holds the binary between its start and its token prompt.
-fn config_fifo(env: &TestEnv) -> std::path::PathBuf {
-    let fifo = env.home().join("cfg.fifo");
-    let status = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo runs");
-    assert!(status.success());
-    fifo
-}
+    /// A pseudo-terminal (through `script`) driven like a person: wait for a prompt, then type.
+    struct Terminal {
+        child: Child,
+        keyboard: Option<ChildStdin>,
+        screen: Receiver<Vec<u8>>,
+        seen: Vec<u8>,
+    }
 
-#[test]
-fn a_token_typed_before_its_prompt_appears_is_not_shown() {
-    let env = TestEnv::without_profile(Config::default());
-    let fifo = config_fifo(&env);
-    let configure = format!(
-        "DATABRICKS_CONFIG_FILE='{}' {}",
-        fifo.display(),
-        databricks("configure --host https://h.example.com")
-    );
-    let mut terminal = Terminal::start(&env, &report_echo_off_while(&configure));
-    // The binary is waiting for its config file, the prompt not yet shown: type ahead.
-    terminal.expect("ECHO-OFF");
-    assert!(!terminal.screen_text().contains("Token"));
-    terminal.type_line("dapi-typed-ahead");
-    // Read once for the current values (then the prompt shows), once under the lock to update.
-    fs::write(&fifo, "").expect("the config file is read");
-    terminal.expect("Token: ");
-    fs::write(&fifo, "").expect("the config file is read again");
-    let (code, screen) = terminal.finish();
-    assert_eq!(code, 0, "{screen}");
-    assert!(screen.contains("exit=0"), "{screen}");
-    assert!(screen.contains("after=echo"), "echo is back: {screen}");
-    assert!(
-        !screen.contains("dapi-typed-ahead"),
-        "the token was shown: {screen}"
-    );
-    assert_eq!(
-        fs::read_to_string(&fifo).expect("written"),
-        "[DEFAULT]\nhost = https://h.example.com\ntoken = dapi-typed-ahead\n"
-    );
-}
+    const PROMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
-#[test]
-fn ctrl_c_before_the_token_prompt_gives_the_terminal_its_echo_back() {
-    let env = TestEnv::without_profile(Config::default());
-    let fifo = config_fifo(&env);
-    let configure = format!(
-        "DATABRICKS_CONFIG_FILE='{}' {}",
-        fifo.display(),
-        databricks("configure --host https://h.example.com")
-    );
-    let shell_command = format!("trap : INT; {}", report_echo_off_while(&configure));
-    let mut terminal = Terminal::start(&env, &shell_command);
-    terminal.expect("ECHO-OFF");
-    terminal.type_text("\u{3}");
-    let (code, screen) = terminal.finish();
-    assert_eq!(code, 0, "{screen}");
-    assert!(screen.contains("exit=130"), "interrupted: {screen}");
-    assert!(screen.contains("after=echo"), "echo is back: {screen}");
+    impl Terminal {
+        /// Runs `shell_command` through `sh` on a new pseudo-terminal.
+        fn start(env: &TestEnv, shell_command: &str) -> Terminal {
+            let mut command = env.terminal_command(shell_command);
+            command
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            let mut child = command.spawn().expect("script starts");
+            let keyboard = child.stdin.take();
+            let mut output = child.stdout.take().expect("stdout piped");
+            let (sender, screen) = mpsc::channel();
+            std::thread::spawn(move || {
+                let mut buffer = [0; 4096];
+                while let Ok(read @ 1..) = output.read(&mut buffer) {
+                    if sender.send(buffer[..read].to_vec()).is_err() {
+                        break;
+                    }
+                }
+            });
+            Terminal {
+                child,
+                keyboard,
+                screen,
+                seen: Vec::new(),
+            }
+        }
+
+        fn screen_text(&self) -> String {
+            String::from_utf8_lossy(&self.seen).into_owned()
+        }
+
+        /// Waits until `text` has appeared on the terminal.
+        #[track_caller]
+        fn expect(&mut self, text: &str) {
+            let deadline = Instant::now() + PROMPT_TIMEOUT;
+            while !self.screen_text().contains(text) {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match self.screen.recv_timeout(left) {
+                    Ok(chunk) => self.seen.extend(chunk),
+                    Err(_) => panic!(
+                        "{text:?} never appeared; the terminal showed {:?}",
+                        self.screen_text()
+                    ),
+                }
+            }
+        }
+
+        fn type_line(&mut self, line: &str) {
+            self.type_text(&format!("{line}\n"));
+        }
+
+        fn type_text(&mut self, text: &str) {
+            let keyboard = self.keyboard.as_mut().expect("the keyboard is open");
+            keyboard.write_all(text.as_bytes()).expect("typed");
+            keyboard.flush().expect("flushed");
+        }
+
+        /// Waits for the command to end; returns its exit code and everything the terminal showed.
+        fn finish(mut self) -> (i32, String) {
+            let deadline = Instant::now() + PROMPT_TIMEOUT;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match self.screen.recv_timeout(left) {
+                    Ok(chunk) => self.seen.extend(chunk),
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        let _ = self.child.kill();
+                        panic!(
+                            "the command did not end; the terminal showed {:?}",
+                            self.screen_text()
+                        );
+                    }
+                }
+            }
+            drop(self.keyboard.take());
+            let status = self.child.wait().expect("script ends");
+            (status.code().unwrap_or(-1), self.screen_text())
+        }
+    }
+
+    /// A shell command that runs the binary with `args`.
+    fn databricks(args: &str) -> String {
+        format!("'{BINARY}' {args}")
+    }
+
+    const HOST_PROMPT: &str = "Databricks Host (should begin with https://)";
+
+    #[test]
+    fn at_a_terminal_it_prompts_and_masks_the_existing_token() {
+        let env = TestEnv::without_profile(Config::default());
+        env.write_config(
+            "[DEFAULT]\nhost = https://old.example.com\ntoken = dapi-old-secret-token\n",
+        );
+        let mut terminal = Terminal::start(&env, &databricks("configure --token"));
+        terminal.expect(&format!("{HOST_PROMPT} [https://old.example.com]: "));
+        terminal.type_line("https://new.example.com/path");
+        terminal.expect("Token [********]: ");
+        terminal.type_line("");
+        let (code, screen) = terminal.finish();
+        assert_eq!(code, 0, "{screen}");
+        assert!(!screen.contains("dapi-old-secret-token"), "{screen}");
+        assert_eq!(
+            env.read_config(),
+            "[DEFAULT]\nhost = https://new.example.com\ntoken = dapi-old-secret-token\n"
+        );
+    }
+
+    #[test]
+    fn at_a_terminal_a_new_token_replaces_the_old_and_prompts_are_on_stderr() {
+        let env = TestEnv::without_profile(Config::default());
+        env.write_config(
+            "[work]\nhost = https://work.example.com\ntoken = dapi-old-secret-token\n",
+        );
+        // stdout goes nowhere: the prompts must still reach the person, on stderr.
+        let mut terminal =
+            Terminal::start(&env, &databricks("configure --profile work > /dev/null"));
+        terminal.expect(&format!("{HOST_PROMPT} [https://work.example.com]: "));
+        terminal.type_line("");
+        terminal.expect("Token [********]: ");
+        terminal.type_line("dapi-typed-token");
+        let (code, screen) = terminal.finish();
+        assert_eq!(code, 0, "{screen}");
+        assert!(!screen.contains("dapi-old-secret-token"), "{screen}");
+        assert_eq!(
+            env.read_config(),
+            "[work]\nhost = https://work.example.com\ntoken = dapi-typed-token\n"
+        );
+    }
+
+    #[test]
+    fn at_a_terminal_without_a_profile_the_token_prompt_has_no_default() {
+        let env = TestEnv::without_profile(Config::default());
+        let mut terminal = Terminal::start(
+            &env,
+            &databricks("configure --host https://fresh.example.com"),
+        );
+        terminal.expect("Token: ");
+        terminal.type_line("dapi-fresh");
+        let (code, screen) = terminal.finish();
+        assert_eq!(code, 0, "{screen}");
+        assert!(
+            !screen.contains(HOST_PROMPT),
+            "--host given, no host prompt: {screen}"
+        );
+        assert_eq!(
+            env.read_config(),
+            "[DEFAULT]\nhost = https://fresh.example.com\ntoken = dapi-fresh\n"
+        );
+        assert_eq!(file_mode(&env.config_path()), 0o600);
+    }
+
+    #[test]
+    fn ctrl_c_at_the_hidden_token_prompt_gives_the_terminal_its_echo_back() {
+        let env = TestEnv::without_profile(Config::default());
+        // The shell survives the Ctrl-C (a trap, not an ignore, which the binary would inherit) to
+        // show the terminal's settings afterwards.
+        let configure = databricks("configure --host https://h.example.com");
+        let shell_command = format!("trap : INT; {configure}; echo \"exit=$?\"; stty -a");
+        let mut terminal = Terminal::start(&env, &shell_command);
+        terminal.expect("Token: ");
+        terminal.type_text("\u{3}");
+        let (code, screen) = terminal.finish();
+        assert_eq!(code, 0, "{screen}");
+        assert!(screen.contains("exit=130"), "interrupted: {screen}");
+        let settings = screen.split("exit=130").nth(1).unwrap_or_default();
+        let words: Vec<&str> = settings.split_whitespace().collect();
+        assert!(words.contains(&"echo"), "echo is back on: {settings}");
+        assert!(!words.contains(&"-echo"), "echo is back on: {settings}");
+        assert!(!env.config_path().exists(), "nothing written");
+    }
+
+    /// Words of `stty -a` on the terminal, `echo` or `-echo` among them.
+    const ECHO_STATE: &str = "stty -a </dev/tty | tr ' ;' '\\n\\n' | grep -x -e echo -e -echo";
+
+    /// A shell command that prints `ECHO-OFF` once the terminal's echo is off (polling in the
+    /// background for up to 10 s), while `foreground` runs; then prints its exit code and the echo
+    /// state.
+    fn report_echo_off_while(foreground: &str) -> String {
+        format!(
+            "( for i in $(seq 200); do [ \"$({ECHO_STATE})\" = -echo ] && echo ECHO-OFF && break; \
+             sleep 0.05; done ) & {foreground}; echo \"exit=$?\"; echo \"after=$({ECHO_STATE})\"; wait"
+        )
+    }
+
+    /// The config file as a FIFO: `configure` blocks reading it until the test writes it, which
+    /// holds the binary between its start and its token prompt.
+    fn config_fifo(env: &TestEnv) -> std::path::PathBuf {
+        let fifo = env.home().join("cfg.fifo");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(status.success());
+        fifo
+    }
+
+    #[test]
+    fn a_token_typed_before_its_prompt_appears_is_not_shown() {
+        let env = TestEnv::without_profile(Config::default());
+        let fifo = config_fifo(&env);
+        let configure = format!(
+            "DATABRICKS_CONFIG_FILE='{}' {}",
+            fifo.display(),
+            databricks("configure --host https://h.example.com")
+        );
+        let mut terminal = Terminal::start(&env, &report_echo_off_while(&configure));
+        // The binary is waiting for its config file, the prompt not yet shown: type ahead.
+        terminal.expect("ECHO-OFF");
+        assert!(!terminal.screen_text().contains("Token"));
+        terminal.type_line("dapi-typed-ahead");
+        // Read once for the current values (then the prompt shows), once under the lock to update.
+        fs::write(&fifo, "").expect("the config file is read");
+        terminal.expect("Token: ");
+        fs::write(&fifo, "").expect("the config file is read again");
+        let (code, screen) = terminal.finish();
+        assert_eq!(code, 0, "{screen}");
+        assert!(screen.contains("exit=0"), "{screen}");
+        assert!(screen.contains("after=echo"), "echo is back: {screen}");
+        assert!(
+            !screen.contains("dapi-typed-ahead"),
+            "the token was shown: {screen}"
+        );
+        assert_eq!(
+            read_config_text(&fifo),
+            "[DEFAULT]\nhost = https://h.example.com\ntoken = dapi-typed-ahead\n"
+        );
+    }
+
+    #[test]
+    fn ctrl_c_before_the_token_prompt_gives_the_terminal_its_echo_back() {
+        let env = TestEnv::without_profile(Config::default());
+        let fifo = config_fifo(&env);
+        let configure = format!(
+            "DATABRICKS_CONFIG_FILE='{}' {}",
+            fifo.display(),
+            databricks("configure --host https://h.example.com")
+        );
+        let shell_command = format!("trap : INT; {}", report_echo_off_while(&configure));
+        let mut terminal = Terminal::start(&env, &shell_command);
+        terminal.expect("ECHO-OFF");
+        terminal.type_text("\u{3}");
+        let (code, screen) = terminal.finish();
+        assert_eq!(code, 0, "{screen}");
+        assert!(screen.contains("exit=130"), "interrupted: {screen}");
+        assert!(screen.contains("after=echo"), "echo is back: {screen}");
+    }
 }

@@ -6,12 +6,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use databricks_emulator::{Config, Fault};
 
-use crate::harness::{BINARY, Run, TestEnv};
+#[cfg(unix)]
+use crate::harness::BINARY;
+use crate::harness::{ADMIN, Run, TestEnv};
 
 /// Every token and value below contains this, so one search finds any of them in clear.
 const MARK: &str = "DBGLEAK";
 const TOKEN: &str = "dapi-DBGLEAK-token-5c1e9a77";
-const ADMIN: &str = "admin@example.com";
 const SCOPE: &str = "debug-scope";
 
 const STRING_VALUE: &str = "sv-DBGLEAK-string-4471";
@@ -356,6 +357,7 @@ fn basic_credentials_are_masked() {
     assert_nothing_secret("a trailing --debug", run.stderr.as_bytes());
 }
 
+#[cfg(unix)] // a shell-script editor on a pseudo-terminal (script)
 #[test]
 fn the_editor_source_masks_the_value() {
     let env = debug_env();

@@ -7,8 +7,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::harness::{BINARY, Run, TestEnv};
-use crate::put::{KEY, SCOPE, assert_stored, env_with_scope};
+use crate::harness::{BINARY, KEY, Run, SCOPE, TestEnv, assert_stored, env_with_scope};
 
 const MARKER_LINE: &str =
     "# ----------------------------------------------------------------------";

@@ -136,12 +136,8 @@ fn the_scripts_check_their_results() {
 #[cfg(unix)]
 #[test]
 fn the_scripts_are_executable() {
-    use std::os::unix::fs::PermissionsExt;
     for name in [LEGACY, GO_CLI] {
-        let mode = std::fs::metadata(script(name))
-            .expect("the script exists")
-            .permissions()
-            .mode();
+        let mode = crate::harness::file_mode(&script(name));
         assert_eq!(mode & 0o111, 0o111, "{name} is not executable");
     }
 }

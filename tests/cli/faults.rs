@@ -943,7 +943,6 @@ fn a_list_answer_that_is_not_a_json_object_is_an_error_not_an_empty_list() {
             let args = secrets(args);
             let run = env.run(&args);
             assert_not_an_api_answer(run.fails_with(1), status, shown);
-            assert_eq!(run.stdout, b"", "{args:?} {body:?}");
         }
         // A valid object without the list's key is an empty list, as the service sends it.
         env.emulator.inject_fault(Fault {
@@ -955,6 +954,7 @@ fn a_list_answer_that_is_not_a_json_object_is_an_error_not_an_empty_list() {
     }
 }
 
+#[cfg(unix)] // a POSIX shell pipeline
 #[test]
 fn export_behind_a_broken_proxy_writes_no_backup() {
     let env = TestEnv::new();

@@ -7,8 +7,9 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Run, TestEnv};
-use crate::keyvault::{DNS_NAME, RESOURCE_ID, create_key_vault_scope, env_with_aad_user};
+use crate::harness::{
+    DNS_NAME, RESOURCE_ID, Run, TestEnv, create_key_vault_scope, env_with_aad_user,
+};
 
 /// Runs `args` with `DATABRICKS_OUTPUT_FORMAT` set to `format`.
 fn run_with_format_variable(env: &TestEnv, format: &str, args: &[&str]) -> Run {
@@ -560,16 +561,19 @@ fn json_from_a_file_sends_the_body_as_given() {
     assert!(env.emulator.scope_names().contains(&"relative".to_string()));
 
     // A value kept out of the process list, piped in.
-    let body = r#"{"scope": "app", "key": "piped", "string_value": "from stdin"}"#;
-    env.run_with_stdin(
-        &["secrets", "put-secret", "--json", "@/dev/stdin"],
-        body.as_bytes(),
-    )
-    .ok();
-    assert_eq!(
-        env.emulator.secret_bytes("app", "piped").as_deref(),
-        Some(&b"from stdin"[..])
-    );
+    #[cfg(unix)] // Windows has no /dev/stdin
+    {
+        let body = r#"{"scope": "app", "key": "piped", "string_value": "from stdin"}"#;
+        env.run_with_stdin(
+            &["secrets", "put-secret", "--json", "@/dev/stdin"],
+            body.as_bytes(),
+        )
+        .ok();
+        assert_eq!(
+            env.emulator.secret_bytes("app", "piped").as_deref(),
+            Some(&b"from stdin"[..])
+        );
+    }
 
     let stderr = env
         .run(&["secrets", "create-scope", "--json", "@missing.json"])

@@ -1,7 +1,9 @@
-//! A hermetic environment per test: a temporary HOME, a fresh emulator on 127.0.0.1:0, and the
-//! compiled `databricks` binary run with a cleared environment (no DATABRICKS_* or proxy
-//! variables leak in from the machine running the tests).
+//! A hermetic environment per test: a temporary home directory, a fresh emulator on
+//! 127.0.0.1:0, and the compiled `databricks` binary run with a cleared environment (no
+//! DATABRICKS_* or proxy variables leak in from the machine running the tests). Also the
+//! fixtures several test modules share, so that no test module imports another.
 
+use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -9,7 +11,39 @@ use std::process::{Command, Output, Stdio};
 use databricks_emulator::{Config, Emulator};
 use tempfile::TempDir;
 
+mod tls_server;
+
+pub use tls_server::SelfSignedServer;
+
 pub const BINARY: &str = env!("CARGO_BIN_EXE_databricks");
+
+/// The scope most tests work in, and the key they put.
+pub const SCOPE: &str = "app";
+pub const KEY: &str = "db-password";
+
+/// The emulator's built-in workspace admin (the `[DEFAULT]` profile's user).
+pub const ADMIN: &str = databricks_emulator::DEFAULT_ADMIN;
+/// A second, non-admin user; add with `Config::with_user(ALICE, ALICE_TOKEN)`.
+pub const ALICE: &str = "alice@example.com";
+pub const ALICE_TOKEN: &str = "alice-token";
+
+/// A service principal (OAuth M2M) and its secret.
+pub const SP: &str = "ci-deployer";
+pub const SP_SECRET: &str = "sp-secret-4f1c9e";
+
+/// Looks like a JWT (three base64url parts starting with `eyJ`): the emulator's Azure AD token.
+pub const AAD_TOKEN: &str =
+    "eyJhbGciOiJSUzI1NiJ9.eyJ1cG4iOiJhbGljZUBleGFtcGxlLmNvbSJ9.c2lnbmF0dXJl";
+/// The Azure Key Vault behind Key Vault-backed scopes.
+pub const RESOURCE_ID: &str =
+    "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/team-vault";
+pub const DNS_NAME: &str = "https://team-vault.vault.azure.net/";
+
+/// Variables Windows programs need to work at all (sockets fail without SYSTEMROOT) or to find
+/// a temporary directory; they say nothing about Databricks, so they pass the cleared
+/// environment.
+#[cfg(windows)]
+const WINDOWS_ESSENTIALS: [&str; 3] = ["SYSTEMROOT", "TEMP", "TMP"];
 
 pub struct TestEnv {
     pub emulator: Emulator,
@@ -44,6 +78,18 @@ impl Run {
         self.stdout()
     }
 
+    /// Asserts the exit code of a command that prints before it may fail (sync's plan goes to
+    /// stdout first); returns stderr.
+    #[track_caller]
+    pub fn fails_after_printing(&self, code: i32) -> &str {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code; stderr: {}",
+            self.stderr
+        );
+        &self.stderr
+    }
+
     /// Asserts the exit code and that stdout is empty; returns stderr.
     #[track_caller]
     pub fn fails_with(&self, code: i32) -> &str {
@@ -51,6 +97,12 @@ impl Run {
             self.code,
             code,
             "unexpected exit code; stdout: {}; stderr: {}",
+            self.stdout(),
+            self.stderr
+        );
+        assert!(
+            self.stdout.is_empty(),
+            "a failure prints nothing on stdout; stdout: {}; stderr: {}",
             self.stdout(),
             self.stderr
         );
@@ -109,8 +161,9 @@ impl TestEnv {
         std::fs::write(self.config_path(), text).expect("config written");
     }
 
+    /// The default config file's text, as [`read_config_text`] reads it.
     pub fn read_config(&self) -> String {
-        std::fs::read_to_string(self.config_path()).expect("config readable")
+        read_config_text(&self.config_path())
     }
 
     fn write_default_profile(&self) {
@@ -131,16 +184,32 @@ impl TestEnv {
         write!(file, "\n[{name}]\nhost = {}\ntoken = {token}\n", self.url()).expect("profile");
     }
 
-    /// The binary with a cleared environment: only PATH, HOME and LANG survive.
-    pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(BINARY);
+    /// `program` with a cleared environment: only PATH, the home directory (HOME, and
+    /// USERPROFILE as Windows programs look it up), LANG and, on Windows, the variables every
+    /// program needs survive. It runs in the home directory. Every command of the tests starts
+    /// here.
+    pub fn isolated_command(&self, program: impl AsRef<OsStr>) -> Command {
+        let mut command = Command::new(program);
         command
-            .args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.home())
+            .env("USERPROFILE", self.home())
             .env("LANG", "C.UTF-8")
             .current_dir(self.home());
+        #[cfg(windows)]
+        for name in WINDOWS_ESSENTIALS {
+            if let Some(value) = std::env::var_os(name) {
+                command.env(name, value);
+            }
+        }
+        command
+    }
+
+    /// The binary with `args` and the cleared environment of [`TestEnv::isolated_command`].
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = self.isolated_command(BINARY);
+        command.args(args);
         command
     }
 
@@ -168,6 +237,7 @@ impl TestEnv {
 
     /// Runs `shell_command` (through sh) on a pseudo-terminal, with the same cleared environment
     /// plus `env`. The terminal's output (stdout and stderr mixed) is in `stdout`.
+    #[cfg(unix)]
     pub fn run_in_terminal(&self, shell_command: &str, env: &[(&str, &str)]) -> Run {
         let mut command = self.terminal_command(shell_command);
         for (name, value) in env {
@@ -177,22 +247,17 @@ impl TestEnv {
     }
 
     /// `script` running `shell_command` through sh on a new pseudo-terminal, with the cleared
-    /// environment of [`TestEnv::command`] and `TERM=dumb`.
+    /// environment of [`TestEnv::isolated_command`] and `TERM=dumb`.
+    #[cfg(unix)]
     pub fn terminal_command(&self, shell_command: &str) -> Command {
-        let mut command = Command::new("script");
+        let mut command = self.isolated_command("script");
         if cfg!(target_os = "linux") {
             command.args(["-qec", shell_command, "/dev/null"]);
         } else {
             // BSD script: the transcript file comes first, then the command.
             command.args(["-q", "/dev/null", "sh", "-c", shell_command]);
         }
-        command
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.home())
-            .env("LANG", "C.UTF-8")
-            .env("TERM", "dumb")
-            .current_dir(self.home());
+        command.env("TERM", "dumb");
         command
     }
 
@@ -207,8 +272,10 @@ impl TestEnv {
 }
 
 impl TestEnv {
-    /// `program` with the binary's cleared environment (PATH, HOME, LANG) and the directory of
-    /// the freshly built `databricks` first on PATH, so that shell scripts can call it by name.
+    /// `program` with the cleared environment of [`TestEnv::isolated_command`] and the
+    /// directory of the freshly built `databricks` first on PATH, so that shell scripts can call
+    /// it by name. The tests use it for POSIX shells only.
+    #[cfg(unix)]
     pub fn command_with_binary_on_path(&self, program: &str) -> Command {
         let binary_dir = Path::new(BINARY)
             .parent()
@@ -218,13 +285,113 @@ impl TestEnv {
             std::iter::once(binary_dir.to_path_buf()).chain(std::env::split_paths(&system_path)),
         )
         .expect("PATH entries without separators");
-        let mut command = Command::new(program);
-        command
-            .env_clear()
-            .env("PATH", path)
-            .env("HOME", self.home())
-            .env("LANG", "C.UTF-8")
-            .current_dir(self.home());
+        let mut command = self.isolated_command(program);
+        command.env("PATH", path);
         command
     }
+}
+
+/// The text of a config file the binary wrote, with line endings read as `\n` on Windows, where
+/// a file `configure` creates has `\r\n`, as the Go CLI writes it. (Tests about kept line
+/// endings read the bytes.)
+pub fn read_config_text(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).expect("config readable");
+    if cfg!(windows) {
+        text.replace("\r\n", "\n")
+    } else {
+        text
+    }
+}
+
+/// The permission bits of `path` (`0o600` for a private file).
+#[cfg(unix)]
+pub fn file_mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .expect("file exists")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// A workspace with the scope [`SCOPE`], and an empty request log.
+pub fn env_with_scope() -> TestEnv {
+    let env = TestEnv::new();
+    env.run(&["secrets", "create-scope", SCOPE]).ok();
+    env.emulator.clear_requests();
+    env
+}
+
+/// Alice signs in with an Azure AD token (profile `alice`); the admin keeps `[DEFAULT]`.
+pub fn env_with_aad_user() -> TestEnv {
+    let env = TestEnv::with_emulator(Config::default().with_user(ALICE, AAD_TOKEN));
+    env.add_profile("alice", AAD_TOKEN);
+    env
+}
+
+/// `create-scope` of a Key Vault-backed `scope` (the vault [`RESOURCE_ID`], [`DNS_NAME`]) as
+/// `profile`.
+pub fn create_key_vault_scope(env: &TestEnv, profile: &str, scope: &str) -> Run {
+    env.run(&[
+        "--profile",
+        profile,
+        "secrets",
+        "create-scope",
+        "--scope",
+        scope,
+        "--scope-backend-type",
+        "AZURE_KEYVAULT",
+        "--resource-id",
+        RESOURCE_ID,
+        "--dns-name",
+        DNS_NAME,
+    ])
+}
+
+/// A failed run's stderr is one `Error: ...` message that contains every fragment.
+#[track_caller]
+pub fn assert_error(run: &Run, code: i32, fragments: &[&str]) {
+    let stderr = run.fails_with(code);
+    assert!(stderr.starts_with("Error: "), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for fragment in fragments {
+        assert!(
+            stderr.contains(fragment),
+            "{fragment:?} missing in: {stderr}"
+        );
+    }
+}
+
+/// Exactly one put reached the server, for [`SCOPE`] and [`KEY`], carrying the value in
+/// `field` (`string_value` or `bytes_value`), and the emulator stores `value` byte for byte.
+#[track_caller]
+pub fn assert_stored(env: &TestEnv, value: &[u8], field: &str) {
+    assert_eq!(sent_field(env), field);
+    assert_eq!(
+        env.emulator.secret_bytes(SCOPE, KEY).as_deref(),
+        Some(value),
+        "stored bytes differ"
+    );
+}
+
+/// The value field the single put request carried, after checking that exactly one put
+/// reached the server, for the right scope and key.
+#[track_caller]
+fn sent_field(env: &TestEnv) -> String {
+    let requests = env.api_requests();
+    assert_eq!(requests.len(), 1, "one request expected: {requests:?}");
+    let request = &requests[0];
+    assert_eq!(
+        (request.method.as_str(), request.path.as_str()),
+        ("POST", "/api/2.0/secrets/put")
+    );
+    let body = request.body.as_object().expect("a JSON object body");
+    assert_eq!(body["scope"], SCOPE);
+    assert_eq!(body["key"], KEY);
+    let fields: Vec<&String> = body
+        .keys()
+        .filter(|name| name.ends_with("_value"))
+        .collect();
+    assert_eq!(fields.len(), 1, "one value field expected: {body:?}");
+    fields[0].clone()
 }

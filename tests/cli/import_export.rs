@@ -6,17 +6,11 @@ use std::time::{Duration, Instant};
 
 use databricks_emulator::{Config, Emulator, Fault};
 
-use crate::harness::{BINARY, Run, TestEnv};
+#[cfg(unix)]
+use crate::harness::BINARY;
+use crate::harness::{Run, SCOPE, TestEnv, env_with_scope};
 
-const SCOPE: &str = "app";
 const PUT_PATH: &str = "/api/2.0/secrets/put";
-
-/// A workspace with the scope `app`, and an empty request log.
-fn env_with_scope() -> TestEnv {
-    let env = TestEnv::new();
-    create_scope(&env, SCOPE);
-    env
-}
 
 fn create_scope(env: &TestEnv, scope: &str) {
     env.run(&["secrets", "create-scope", scope]).ok();
@@ -586,6 +580,7 @@ fn export_of_a_missing_scope_fails_with_the_api_error() {
     );
 }
 
+#[cfg(unix)] // a pseudo-terminal (script)
 #[test]
 fn export_warns_on_a_terminal_and_import_draws_progress() {
     let env = env_with_scope();
@@ -616,6 +611,7 @@ fn export_warns_on_a_terminal_and_import_draws_progress() {
     );
 }
 
+#[cfg(unix)] // a pseudo-terminal (script)
 #[test]
 fn retry_notices_print_above_the_progress_bar_which_shows_concurrency_and_throttled_answers() {
     let env = env_with_scope();
@@ -702,6 +698,7 @@ fn rejected_credentials_stop_the_import_with_one_reason_and_a_hint() {
     );
 }
 
+#[cfg(unix)] // a pseudo-terminal (script)
 #[test]
 fn import_without_a_file_on_a_terminal_asks_for_one() {
     let env = env_with_scope();
@@ -719,6 +716,7 @@ fn import_without_a_file_on_a_terminal_asks_for_one() {
 
 /// Values that would run `touch pwned` if a shell sourcing an export expanded anything, or
 /// that a naive quoting would cut short.
+#[cfg(unix)]
 const SHELL_ATTACKS: &[(&str, &[u8])] = &[
     ("BACKTICK", b"`touch pwned`"),
     ("SUBSTITUTION", b"$(touch pwned)"),
@@ -736,6 +734,7 @@ const SHELL_ATTACKS: &[(&str, &[u8])] = &[
     ),
 ];
 
+#[cfg(unix)] // sources the export in bash
 #[test]
 fn sourcing_an_export_in_bash_runs_nothing_and_sets_every_value_exactly() {
     let env = env_with_scope();
@@ -763,11 +762,10 @@ fn sourcing_an_export_in_bash_runs_nothing_and_sets_every_value_exactly() {
         printed.join(" ")
     );
 
-    let output = std::process::Command::new("bash")
+    let output = env
+        .isolated_command("bash")
         .args(["-c", &script])
         .current_dir(dir.path())
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .output()
         .expect("bash runs");
 
@@ -843,19 +841,28 @@ fn an_import_file_larger_than_any_valid_one_is_refused_unread() {
 #[test]
 fn standard_input_is_read_with_the_same_bound() {
     let env = env_with_scope();
-    let mut zeros = std::process::Command::new("head")
-        .args(["-c", &OVER_THE_FILE_BOUND.to_string(), "/dev/zero"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("head runs");
-    let pipe = zeros.stdout.take().expect("head's output");
-
-    let output = env
+    let mut child = env
         .command(&["secrets", "import", SCOPE])
-        .stdin(pipe)
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("the binary runs");
-    let _ = zeros.wait();
+    let mut pipe = child.stdin.take().expect("stdin piped");
+    let feeder = std::thread::spawn(move || {
+        let zeros = [0u8; 65_536];
+        let mut left = OVER_THE_FILE_BOUND;
+        while left > 0 {
+            let chunk = &zeros[..zeros.len().min(left as usize)];
+            // The binary stops reading at the bound: a broken pipe is expected.
+            if std::io::Write::write_all(&mut pipe, chunk).is_err() {
+                break;
+            }
+            left -= chunk.len() as u64;
+        }
+    });
+    let output = child.wait_with_output().expect("the binary ends");
+    feeder.join().expect("the feeder ends");
 
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -4,37 +4,10 @@
 use databricks_emulator::Config;
 use serde_json::json;
 
-use crate::harness::{Run, TestEnv};
-
-/// Looks like a JWT (three base64url parts starting with `eyJ`): the emulator's Azure AD token.
-const AAD_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJ1cG4iOiJhbGljZUBleGFtcGxlLmNvbSJ9.c2lnbmF0dXJl";
-pub const RESOURCE_ID: &str =
-    "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/team-vault";
-pub const DNS_NAME: &str = "https://team-vault.vault.azure.net/";
-
-pub fn create_key_vault_scope(env: &TestEnv, profile: &str, scope: &str) -> Run {
-    env.run(&[
-        "--profile",
-        profile,
-        "secrets",
-        "create-scope",
-        "--scope",
-        scope,
-        "--scope-backend-type",
-        "AZURE_KEYVAULT",
-        "--resource-id",
-        RESOURCE_ID,
-        "--dns-name",
-        DNS_NAME,
-    ])
-}
-
-/// Alice signs in with an Azure AD token (profile `alice`); the admin keeps `[DEFAULT]`.
-pub fn env_with_aad_user() -> TestEnv {
-    let env = TestEnv::with_emulator(Config::default().with_user("alice@example.com", AAD_TOKEN));
-    env.add_profile("alice", AAD_TOKEN);
-    env
-}
+use crate::harness::{
+    AAD_TOKEN, ALICE, DNS_NAME, RESOURCE_ID, Run, TestEnv, create_key_vault_scope,
+    env_with_aad_user,
+};
 
 /// `configure --profile NAME --host URL --aad-token` with `DATABRICKS_AAD_TOKEN` as given.
 fn configure_aad(env: &TestEnv, profile: &str, aad_token: Option<&str>) -> Run {
@@ -55,7 +28,7 @@ fn configure_aad(env: &TestEnv, profile: &str, aad_token: Option<&str>) -> Run {
 
 #[test]
 fn configure_aad_token_stores_the_token_from_the_environment_and_creates_a_key_vault_scope() {
-    let env = TestEnv::with_emulator(Config::default().with_user("alice@example.com", AAD_TOKEN));
+    let env = TestEnv::with_emulator(Config::default().with_user(ALICE, AAD_TOKEN));
     configure_aad(&env, "azure", Some(AAD_TOKEN)).ok();
     let config = env.read_config();
     assert!(
@@ -73,7 +46,7 @@ fn configure_aad_token_stores_the_token_from_the_environment_and_creates_a_key_v
         .pop()
         .expect("the create reached the emulator");
     assert_eq!(request.path, "/api/2.0/secrets/scopes/create");
-    assert_eq!(request.user.as_deref(), Some("alice@example.com"));
+    assert_eq!(request.user.as_deref(), Some(ALICE));
     assert_eq!(
         request.body,
         json!({

@@ -3,55 +3,12 @@
 
 use std::path::PathBuf;
 
-use crate::harness::{Run, TestEnv};
+use crate::harness::{KEY, SCOPE, TestEnv, assert_error, assert_stored, env_with_scope};
 
-pub const SCOPE: &str = "app";
-pub const KEY: &str = "db-password";
 const LIMIT: usize = 131_072;
 
 /// Bytes no text decoder would keep: NUL, 0xFF, CRLF, a lone CR and trailing newlines.
 const AWKWARD_BYTES: &[u8] = b"\0head\xff\xfe\r\nmiddle\rline\n\n\n";
-
-/// A workspace with the scope `app`, and an empty request log.
-/// An emulator with the scope SCOPE and an empty request log.
-pub fn env_with_scope() -> TestEnv {
-    let env = TestEnv::new();
-    env.run(&["secrets", "create-scope", SCOPE]).ok();
-    env.emulator.clear_requests();
-    env
-}
-
-/// The value field the single put request carried (`string_value` or `bytes_value`), after
-/// checking that exactly one put reached the server, for the right scope and key.
-#[track_caller]
-fn sent_field(env: &TestEnv) -> String {
-    let requests = env.api_requests();
-    assert_eq!(requests.len(), 1, "one request expected: {requests:?}");
-    let request = &requests[0];
-    assert_eq!(
-        (request.method.as_str(), request.path.as_str()),
-        ("POST", "/api/2.0/secrets/put")
-    );
-    let body = request.body.as_object().expect("a JSON object body");
-    assert_eq!(body["scope"], SCOPE);
-    assert_eq!(body["key"], KEY);
-    let fields: Vec<&String> = body
-        .keys()
-        .filter(|name| name.ends_with("_value"))
-        .collect();
-    assert_eq!(fields.len(), 1, "one value field expected: {body:?}");
-    fields[0].clone()
-}
-
-#[track_caller]
-pub fn assert_stored(env: &TestEnv, value: &[u8], field: &str) {
-    assert_eq!(sent_field(env), field);
-    assert_eq!(
-        env.emulator.secret_bytes(SCOPE, KEY).as_deref(),
-        Some(value),
-        "stored bytes differ"
-    );
-}
 
 #[track_caller]
 fn assert_nothing_sent(env: &TestEnv) {
@@ -71,20 +28,6 @@ fn write_file(env: &TestEnv, name: &str, bytes: &[u8]) -> PathBuf {
     let path = env.home().join(name);
     std::fs::write(&path, bytes).expect("value file written");
     path
-}
-
-/// A failed run's stderr is one `Error: ...` message that contains every fragment.
-#[track_caller]
-fn assert_error(run: &Run, code: i32, fragments: &[&str]) {
-    let stderr = run.fails_with(code);
-    assert!(stderr.starts_with("Error: "), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    for fragment in fragments {
-        assert!(
-            stderr.contains(fragment),
-            "{fragment:?} missing in: {stderr}"
-        );
-    }
 }
 
 #[test]

@@ -4,9 +4,8 @@
 
 use databricks_emulator::{Config, Emulator, Fault, RateLimit};
 
-use crate::harness::{Run, TestEnv};
+use crate::harness::{Run, SCOPE, TestEnv};
 
-const SCOPE: &str = "app";
 const PUT_PATH: &str = "/api/2.0/secrets/put";
 const DELETE_PATH: &str = "/api/2.0/secrets/delete";
 const GET_PATH: &str = "/api/2.0/secrets/get";
@@ -227,7 +226,7 @@ fn unreadable_values_are_named_in_the_plan_and_stop_the_sync_before_any_write() 
 
     let run = env.run(&["secrets", "sync", SCOPE, "app.env"]);
 
-    let stderr = run.fails_with(1);
+    let stderr = run.fails_after_printing(1);
     let plan = run.stdout();
     assert_eq!(plan.matches("? ").count(), 1, "{plan}");
     assert!(

@@ -2,8 +2,7 @@
 //! `SSL_CERT_FILE`, `SSL_CERT_DIR` or `REQUESTS_CA_BUNDLE` (hinted before `insecure`), and CA
 //! variables that name nothing usable.
 
-use crate::harness::{Run, TestEnv};
-use crate::resolution::SelfSignedServer;
+use crate::harness::{Run, SelfSignedServer, TestEnv};
 
 /// Runs `list-scopes` with the host from the environment plus `vars`.
 fn list_scopes_with(env: &TestEnv, host: &str, vars: &[(&str, &str)]) -> Run {

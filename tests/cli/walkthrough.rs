@@ -6,6 +6,8 @@ use databricks_emulator::{Config, LoggedRequest};
 use serde_json::{Value, json};
 
 use crate::harness::TestEnv;
+#[cfg(unix)]
+use crate::harness::file_mode;
 
 const SCOPE: &str = "team-secrets";
 
@@ -75,6 +77,7 @@ fn configure_from_piped_answers(env: &TestEnv) {
             env.emulator.admin_token()
         )
     );
+    #[cfg(unix)] // Windows has no permission bits.
     assert_eq!(file_mode(&env.config_path()), 0o600);
     assert!(env.api_requests().is_empty(), "configure calls no API");
 }
@@ -240,13 +243,4 @@ fn a_secret_listed_with_the_format_in_another_case_has_the_same_table() {
         table
     );
     assert_eq!(table, expected_secrets_table(&listed_secrets(&env, "s")));
-}
-
-fn file_mode(path: &std::path::Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .expect("file exists")
-        .permissions()
-        .mode()
-        & 0o777
 }

@@ -1,7 +1,7 @@
 //! The `databricks-emulator` binary (`serve`, `exec`) and state persistence across restarts.
 
 use crate::Api;
-use databricks_emulator::{Config, DEFAULT_ADMIN_TOKEN, Emulator, Permission};
+use databricks_emulator::{Config, Emulator, Permission};
 use std::process::Command;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_databricks-emulator");
@@ -136,6 +136,7 @@ async fn state_survives_a_restart() {
 #[cfg(unix)]
 mod unix {
     use super::*;
+    use databricks_emulator::DEFAULT_ADMIN_TOKEN;
     use std::io::{BufRead, BufReader, Write};
     use std::os::unix::fs::PermissionsExt;
     use std::process::{Child, Stdio};

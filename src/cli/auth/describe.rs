@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::{DATABRICKS_CLI, SETTINGS, runtime};
 use crate::auth::{STORAGE_SETTING, STORAGE_VARIABLE, StorageMode, storage_choice};
-use crate::cli::{Context, GlobalOptions};
+use crate::cli::Context;
 use crate::config::{self, Origin, ProfileFile, Setting, UnifiedConfig};
 use crate::output::{self, Format};
 
@@ -77,13 +77,13 @@ struct TokenStorage {
 }
 
 impl Describe {
-    pub fn run(self, global: &GlobalOptions) -> Result<()> {
-        let format = global.style()?.format;
+    pub fn run(self, context: &Context) -> Result<()> {
+        let format = context.style()?.format;
         let path = config::config_path()?;
-        let config = UnifiedConfig::load_from(&path, global.profile.as_deref(), &|name| {
+        let config = UnifiedConfig::load_from(&path, context.profile(), &|name| {
             std::env::var(name).ok().filter(|value| !value.is_empty())
         })?;
-        let status = runtime()?.block_on(verify(global));
+        let status = runtime()?.block_on(verify(context));
         let method = match &status {
             Status::Authenticated { method, .. } => Some(*method),
             Status::Failed { method, .. } => *method,
@@ -108,12 +108,12 @@ impl Describe {
 }
 
 /// Authenticates and asks the workspace who that is (SCIM `Me`).
-async fn verify(global: &GlobalOptions) -> Status {
+async fn verify(context: &Context) -> Status {
     let failed = |error: anyhow::Error, method| Status::Failed {
         error: format!("{error:#}"),
         method,
     };
-    let connection = match Context::new(global.clone()).and_then(|context| context.connect()) {
+    let connection = match context.connect() {
         Ok(connection) => connection,
         Err(error) => return failed(error, None),
     };

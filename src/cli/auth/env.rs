@@ -6,8 +6,9 @@ use clap::Args;
 use serde_json::{Map, Value, json};
 
 use super::{load_config, profiles_with_host, runtime};
-use crate::cli::{Context, GlobalOptions};
+use crate::cli::Context;
 use crate::config;
+use crate::config::DEFAULT_PROFILE;
 use crate::output;
 
 #[derive(Args, Debug)]
@@ -18,20 +19,16 @@ pub struct Env {
 }
 
 impl Env {
-    pub fn run(self, global: &GlobalOptions) -> Result<()> {
+    pub fn run(self, context: &Context) -> Result<()> {
         eprintln!(
             "Warning: 'databricks auth env' is deprecated and will be removed in a future release."
         );
-        let profile = match (&global.profile, &self.host) {
-            (Some(profile), _) => profile.clone(),
+        let profile = match (context.profile(), &self.host) {
+            (Some(profile), _) => profile.to_owned(),
             (None, Some(host)) => profile_of_host(host)?,
-            (None, None) => "DEFAULT".to_string(),
+            (None, None) => DEFAULT_PROFILE.to_string(),
         };
-        let global = GlobalOptions {
-            profile: Some(profile),
-            ..global.clone()
-        };
-        let connection = Context::new(global)?.connect()?;
+        let connection = context.for_profile(&profile).connect()?;
         let method = runtime()?.block_on(connection.authenticate())?;
         let config = connection.config();
         let mut env = Map::new();

@@ -16,7 +16,7 @@ use crate::auth::{
     self, AuthError, Browser, CallbackServer, Discovery, KeyringProblem, KeyringTokenStore, Pkce,
     STORAGE_SETTING, StorageMode, StoredToken, Token, TokenStore,
 };
-use crate::cli::{GlobalOptions, usage_error};
+use crate::cli::{Context, usage_error};
 use crate::config::{self, ConfigError, ProfileFile};
 
 /// `--timeout` when not given: the Go CLI's hour.
@@ -64,13 +64,13 @@ pub struct Login {
 }
 
 impl Login {
-    pub fn run(self, global: &GlobalOptions) -> Result<()> {
+    pub fn run(self, context: &Context) -> Result<()> {
         let file = load_config()?;
         let (positional_profile, positional_host) = match self.profile_argument {
             Some(argument) if looks_like_host(&file, &argument) => (None, Some(argument)),
             other => (other, None),
         };
-        let profile = one_profile(positional_profile, global.profile.clone())?;
+        let profile = one_profile(positional_profile, context.profile().map(str::to_owned))?;
         let host = one_host(positional_host, self.host)?;
         let scopes: Vec<String> = self
             .scopes
@@ -79,7 +79,7 @@ impl Login {
             .filter(|scope| !scope.is_empty())
             .collect();
         let request = LoginRequest::complete(&file, profile, host, scopes)?;
-        log_in(&request, self.timeout, global.debug)
+        log_in(&request, self.timeout, context.debug())
     }
 }
 

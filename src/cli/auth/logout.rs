@@ -9,7 +9,7 @@ use super::{
     DATABRICKS_CLI, ask, host_key, is_interactive, load_config, store_for_reading, update_config,
     uses_databricks_cli,
 };
-use crate::cli::{GlobalOptions, usage_error};
+use crate::cli::{Context, usage_error};
 use crate::config;
 
 #[derive(Args, Debug)]
@@ -28,8 +28,8 @@ pub struct Logout {
 }
 
 impl Logout {
-    pub fn run(self, global: &GlobalOptions) -> Result<()> {
-        let profile = match (self.profile_argument, global.profile.clone()) {
+    pub fn run(self, context: &Context) -> Result<()> {
+        let profile = match (self.profile_argument, context.profile().map(str::to_owned)) {
             (Some(a), Some(b)) if a != b => bail!(usage_error(format!(
                 "profile {a:?} given as argument and {b:?} with --profile; give one"
             ))),

@@ -18,7 +18,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 use clap::Subcommand;
 
-use super::GlobalOptions;
+use super::Context;
 use crate::api;
 use crate::auth::{
     self, DebugLog, FileTokenStore, RetryRules, STORAGE_VARIABLE, TokenHttp, TokenStore,
@@ -57,15 +57,15 @@ pub enum AuthCommand {
 }
 
 impl AuthCommand {
-    pub fn run(self, global: &GlobalOptions) -> Result<()> {
+    pub fn run(self, context: &Context) -> Result<()> {
         match self {
-            AuthCommand::Login(login) => login.run(global),
-            AuthCommand::Token(token) => token.run(global),
-            AuthCommand::Logout(logout) => logout.run(global),
-            AuthCommand::Switch(switch) => switch.run(global),
-            AuthCommand::Describe(describe) => describe.run(global),
-            AuthCommand::Profiles(profiles) => profiles.run(global),
-            AuthCommand::Env(env) => env.run(global),
+            AuthCommand::Login(command) => command.run(context),
+            AuthCommand::Token(command) => command.run(context),
+            AuthCommand::Logout(command) => command.run(context),
+            AuthCommand::Switch(command) => command.run(context),
+            AuthCommand::Describe(command) => command.run(context),
+            AuthCommand::Profiles(command) => command.run(context),
+            AuthCommand::Env(command) => command.run(context),
         }
     }
 }

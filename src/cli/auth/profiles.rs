@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use tokio::task::JoinSet;
 
 use super::{SETTINGS, load_config, runtime};
-use crate::cli::{Context, GlobalOptions};
+use crate::cli::Context;
 use crate::config::ProfileFile;
 use crate::output::{self, Format};
 
@@ -38,12 +38,12 @@ struct Listed {
 }
 
 impl Profiles {
-    pub fn run(self, global: &GlobalOptions) -> Result<()> {
-        let format = global.style()?.format;
+    pub fn run(self, context: &Context) -> Result<()> {
+        let format = context.style()?.format;
         let file = load_config()?;
         let mut listed = listed_profiles(&file);
         if !self.skip_validate {
-            runtime()?.block_on(validate_all(global, &mut listed));
+            runtime()?.block_on(validate_all(context, &mut listed));
         }
         match format {
             Format::Json => output::print_json(&json_listing(&listed))?,
@@ -106,15 +106,12 @@ fn cloud(setting: Option<&str>, host: Option<&str>) -> &'static str {
 }
 
 /// Checks every profile concurrently; a check that takes longer than the budget is invalid.
-async fn validate_all(global: &GlobalOptions, listed: &mut [Listed]) {
+async fn validate_all(context: &Context, listed: &mut [Listed]) {
     let mut checks = JoinSet::new();
     for (index, profile) in listed.iter().enumerate() {
-        let global = GlobalOptions {
-            profile: Some(profile.name.clone()),
-            ..global.clone()
-        };
+        let context = context.for_profile(&profile.name);
         checks.spawn(async move {
-            let check = tokio::time::timeout(VALIDATION_BUDGET, validate(global)).await;
+            let check = tokio::time::timeout(VALIDATION_BUDGET, validate(context)).await;
             (index, check.ok().flatten())
         });
     }
@@ -130,8 +127,8 @@ async fn validate_all(global: &GlobalOptions, listed: &mut [Listed]) {
 }
 
 /// The method that authenticated the profile, if SCIM `Me` accepts its credentials.
-async fn validate(global: GlobalOptions) -> Option<&'static str> {
-    let connection = Context::new(global).ok()?.connect().ok()?;
+async fn validate(context: Context) -> Option<&'static str> {
+    let connection = context.connect().ok()?;
     connection.client.current_user().await.ok()?;
     connection.method()
 }

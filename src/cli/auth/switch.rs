@@ -5,21 +5,21 @@ use anyhow::{Result, bail};
 use clap::Args;
 
 use super::{SETTINGS, ask, is_interactive, load_config, update_config};
-use crate::cli::{GlobalOptions, usage_error};
+use crate::cli::{Context, usage_error};
 
 #[derive(Args, Debug)]
 pub struct Switch {}
 
 impl Switch {
-    pub fn run(self, global: &GlobalOptions) -> Result<()> {
+    pub fn run(self, context: &Context) -> Result<()> {
         let file = load_config()?;
         let profiles: Vec<String> = file
             .profile_names()
             .into_iter()
             .filter(|name| name != SETTINGS)
             .collect();
-        let profile = match &global.profile {
-            Some(profile) => profile.clone(),
+        let profile = match context.profile() {
+            Some(profile) => profile.to_owned(),
             None if is_interactive() => {
                 eprintln!("Profiles: {}", profiles.join(", "));
                 let current = file.get(SETTINGS, "default_profile");

@@ -14,7 +14,7 @@ use super::{
     token_http, uses_databricks_cli,
 };
 use crate::auth::{DatabricksCliTokens, Discovery, Token};
-use crate::cli::{GlobalOptions, usage_error};
+use crate::cli::{Context, usage_error};
 use crate::config::{self, ProfileFile};
 use crate::output::{self, Format};
 
@@ -40,11 +40,11 @@ struct Target {
 }
 
 impl TokenCommand {
-    pub fn run(self, global: &GlobalOptions) -> Result<()> {
+    pub fn run(self, context: &Context) -> Result<()> {
         let file = load_config()?;
-        let target = self.target(&file, global.profile.as_deref())?;
+        let target = self.target(&file, context.profile())?;
         let store = store_for_reading(&file)?;
-        let http = token_http(&target.host, global.debug)?;
+        let http = token_http(&target.host, context.debug())?;
         let discovery = Arc::new(Discovery::new(&target.host, None, http.clone()));
         let tokens = DatabricksCliTokens::new(
             store,
@@ -62,7 +62,7 @@ impl TokenCommand {
         })?;
         // Only an explicit `--output text` prints the bare token (DATABRICKS_OUTPUT_FORMAT is
         // not read here, as in the Go CLI, so that SDKs always get JSON).
-        if global.output == Some(Format::Table) {
+        if context.output() == Some(Format::Table) {
             output::write_stdout(format!("{}\n", token.access_token.expose()).as_bytes())?;
         } else {
             let text = serde_json::to_string_pretty(&token_json(&token))?;

@@ -135,7 +135,7 @@ impl GetAcl {
         let reply = connection
             .call(connection.client.get_acl(&scope, &principal))
             .await?;
-        let style = context.style();
+        let style = context.style()?;
         match (style.dialect, style.format) {
             // The Go CLI has no text layout for a rule: JSON in both formats.
             (Dialect::Go, _) => output::print_go_json(&GoAclItem::from(&reply.data))?,

@@ -192,7 +192,7 @@ struct Listing<'a, T> {
 
 /// Prints a listing in the style the command line asked for (see `output::Style`).
 fn print_listing<T: Serialize>(context: &Context, listing: Listing<'_, T>) -> anyhow::Result<()> {
-    let style = context.style();
+    let style = context.style()?;
     match (style.dialect, style.format, listing.go_text) {
         (Dialect::Legacy, Format::Json, _) => output::print_json(listing.raw)?,
         (Dialect::Legacy, Format::Table, _) => listing.legacy_table.print()?,

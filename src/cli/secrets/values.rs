@@ -295,7 +295,7 @@ impl Get {
     /// JSON otherwise.
     pub async fn run(self, context: &Context) -> anyhow::Result<()> {
         let (scope, key, reply) = self.fetch(context).await?;
-        let style = context.style();
+        let style = context.style()?;
         match (style.format, style.dialect) {
             (Format::Table, _) => write_value(&scope, &key, reply.data.value.expose())?,
             (Format::Json, Dialect::Legacy) => output::print_json(&reply.raw)?,
