@@ -26,7 +26,17 @@ impl HiddenInput {
     /// Prints `prompt` on stderr and reads one line from the terminal without echo.
     pub fn read_line(&mut self, prompt: &str) -> io::Result<String> {
         eprint!("{prompt}");
-        rpassword::read_password()
+        let typed = rpassword::read_password();
+        if typed
+            .as_ref()
+            .is_err_and(|error| error.kind() == io::ErrorKind::Interrupted)
+        {
+            // The reader saw Ctrl-C itself (it turns the terminal's signal keys off) and raised
+            // SIGINT; should that signal not have ended the process, end it here the same way.
+            #[cfg(unix)]
+            self._echo_off.end_by_interrupt();
+        }
+        typed
     }
 }
 
@@ -78,6 +88,32 @@ mod unix {
             quiet.c_lflag &= !libc::ECHO;
             set_terminal_settings(fd, &quiet)?;
             Ok(echo_off)
+        }
+    }
+
+    impl EchoOff {
+        /// Puts the terminal back and ends the process by SIGINT with its default disposition,
+        /// unless SIGINT was ignored when the prompt started (then this returns).
+        pub fn end_by_interrupt(&self) {
+            let interrupt_ignored = self
+                .handlers
+                .as_ref()
+                .is_some_and(|handlers| handlers.was_ignored(libc::SIGINT));
+            if interrupt_ignored {
+                return;
+            }
+            // SAFETY: `saved` came from `Box::into_raw` and is freed only in `drop`.
+            let saved = unsafe { &*self.saved };
+            let _ = set_terminal_settings(saved.fd, &saved.settings);
+            // SAFETY: plain calls on this thread's signal state; a blocked SIGINT is let through.
+            unsafe {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                let mut interrupt: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut interrupt);
+                libc::sigaddset(&mut interrupt, libc::SIGINT);
+                libc::pthread_sigmask(libc::SIG_UNBLOCK, &interrupt, ptr::null_mut());
+                libc::raise(libc::SIGINT);
+            }
         }
     }
 
