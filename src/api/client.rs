@@ -314,6 +314,7 @@ fn create_scope_body(request: &CreateScope) -> Value {
         body["initial_manage_principal"] = json!(principal);
     }
     match &request.backend {
+        ScopeBackend::ServiceDefault => {}
         ScopeBackend::Databricks => body["scope_backend_type"] = json!("DATABRICKS"),
         ScopeBackend::AzureKeyVault {
             resource_id,

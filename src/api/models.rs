@@ -28,6 +28,9 @@ pub struct CreateScope {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScopeBackend {
+    /// No `scope_backend_type` in the request: the service's default, a Databricks scope.
+    /// (`--json` bodies are sent as given.)
+    ServiceDefault,
     Databricks,
     AzureKeyVault {
         resource_id: String,

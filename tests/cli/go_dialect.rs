@@ -559,6 +559,11 @@ fn json_from_a_file_sends_the_body_as_given() {
     env.run(&["secrets", "create-scope", "--json", "@scope.json"])
         .ok();
     assert!(env.emulator.scope_names().contains(&"relative".to_string()));
+    // Without a backend type, none is added: the service's default applies.
+    assert_eq!(
+        last_body(&env, "/api/2.0/secrets/scopes/create"),
+        as_logged(r#"{"scope": "relative"}"#)
+    );
 
     // A value kept out of the process list, piped in.
     #[cfg(unix)] // Windows has no /dev/stdin

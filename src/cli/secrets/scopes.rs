@@ -160,7 +160,8 @@ fn request_from_json(mut body: JsonBody) -> anyhow::Result<api::CreateScope> {
                 dns_name,
             }
         }
-        (Some(BackendType::Databricks) | None, None) => ScopeBackend::Databricks,
+        (Some(BackendType::Databricks), None) => ScopeBackend::Databricks,
+        (None, None) => ScopeBackend::ServiceDefault,
         (Some(BackendType::AzureKeyvault), None) => {
             return Err(usage_error(
                 "\"scope_backend_type\": \"AZURE_KEYVAULT\" needs \"backend_azure_keyvault\" \
