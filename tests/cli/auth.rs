@@ -388,11 +388,10 @@ fn fake_az(env: &TestEnv, answer: &str, exit_code: i32) -> String {
     )
 }
 
-#[cfg(unix)] // az is faked by a shell script
-#[test]
-fn azure_cli_runs_az_once_for_a_logged_in_user() {
-    let env = azure_workspace();
-    let url = env.url();
+/// A fake `az` that hands out the admin's Entra ID user token, valid for an hour, as `az account
+/// get-access-token` does after `az login`: the PATH that finds it, and the token.
+#[cfg(unix)]
+fn fake_az_logged_in_as_admin(env: &TestEnv) -> (String, String) {
     let user_token = env
         .emulator
         .entra_user_token(DEFAULT_ADMIN)
@@ -403,12 +402,21 @@ fn azure_cli_runs_az_once_for_a_logged_in_user() {
         .as_secs()
         + 3600;
     let path = fake_az(
-        &env,
+        env,
         &format!(
             r#"{{"accessToken": "{user_token}", "tokenType": "Bearer", "expires_on": {expires_on}}}"#
         ),
         0,
     );
+    (path, user_token)
+}
+
+#[cfg(unix)] // az is faked by a shell script
+#[test]
+fn azure_cli_runs_az_once_for_a_logged_in_user() {
+    let env = azure_workspace();
+    let url = env.url();
+    let (path, user_token) = fake_az_logged_in_as_admin(&env);
     let vars = [
         ("DATABRICKS_HOST", url.as_str()),
         ("DATABRICKS_CLOUD", "azure"),
@@ -779,22 +787,7 @@ fn create_key_vault_scope(env: &TestEnv, vars: &[(&str, &str)]) -> Run {
 fn a_key_vault_scope_needs_the_user_token_az_gives_not_a_service_principals() {
     let env = azure_workspace();
     let url = env.url();
-    let user_token = env
-        .emulator
-        .entra_user_token(DEFAULT_ADMIN)
-        .expect("a user token");
-    let expires_on = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("now")
-        .as_secs()
-        + 3600;
-    let path = fake_az(
-        &env,
-        &format!(
-            r#"{{"accessToken": "{user_token}", "tokenType": "Bearer", "expires_on": {expires_on}}}"#
-        ),
-        0,
-    );
+    let (path, user_token) = fake_az_logged_in_as_admin(&env);
     let azure = [
         ("DATABRICKS_HOST", url.as_str()),
         ("DATABRICKS_CLOUD", "azure"),
