@@ -15,18 +15,8 @@ set -euo pipefail
 PROFILES=${PROFILES:-200000}
 RUNS=${RUNS:-5}
 
-cd "$(dirname "$0")/.."
-cargo build --release --locked -p databricks-secrets -p databricks-emulator >&2
-BIN=$PWD/target/release/databricks
-EMULATOR=$PWD/target/release/databricks-emulator
-
-work=$(mktemp -d)
-emulator_pid=
-cleanup() {
-    if [[ -n $emulator_pid ]]; then kill "$emulator_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/common.sh"
 
 exports=$("$EMULATOR" serve --bind 127.0.0.1:0 2>"$work/emulator.log" &)
 host=$(sed -n 's/^export DATABRICKS_HOST=//p' <<<"$exports")

@@ -35,18 +35,8 @@ LEGACY_PUTS=${LEGACY_PUTS:-50}
 LEGACY_CLI=${LEGACY_CLI:-$HOME/legacy-cli/bin/databricks}
 SECRETS=1000
 
-cd "$(dirname "$0")/.."
-cargo build --release --locked -p databricks-secrets -p databricks-emulator >&2
-BIN=$PWD/target/release/databricks
-EMULATOR=$PWD/target/release/databricks-emulator
-
-work=$(mktemp -d)
-emulator_pid=
-cleanup() {
-    if [[ -n $emulator_pid ]]; then kill "$emulator_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/common.sh"
 
 log() { printf '%s\n' "$*" >&2; }
 
